@@ -1,0 +1,37 @@
+# make demo | make test | make dev | make bench — each sets up .venv first (a fresh clone needs nothing else).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo dev test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/export-pipelines demo
+
+dev: install
+	$(BIN)/export-pipelines dev
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m export_pipelines_tests.bench
+
+clean:
+	rm -rf $(VENV) .dagster_home data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,165 @@
+"""The export catalog as Dagster components: one YAML document per export.
+
+``AsyncExport`` is one vendor export (its three assets, and its recurrence when it has one);
+``VendorConnection`` is one vendor's API resource and status sensor. Both validate everything at
+load time, so ``dg check defs`` names the document and the field of any mistake: an unknown vendor,
+an unknown or ill-typed request field, a partitioning without a start.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dagster as dg
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from export_pipelines import settings
+from export_pipelines.catalog.spec import Cadence, ExportSpec
+from export_pipelines.pipeline.assets import build_export_assets
+from export_pipelines.pipeline.sensor import build_status_sensor
+from export_pipelines.vendors import VENDORS, adapter_for
+
+
+def _known_vendor(vendor: str) -> str:
+    adapter_for(vendor)  # raises ValueError naming the known vendors
+    return vendor
+
+
+def _moment(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{field}: {value!r} is not an ISO-8601 date or date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _request_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in ("request", *item["loc"]))
+        lines.append(f"{where}: {item['msg']}")
+    return "; ".join(lines)
+
+
+class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
+    """One asynchronous vendor export: request → raw files → Parquet table."""
+
+    vendor: str = Field(description=f"The vendor: one of {', '.join(sorted(VENDORS))}.")
+    export: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        description="The export's name: lower-case letters, digits and underscores.",
+    )
+    description: str = ""
+    partitioning: Cadence = Field(
+        default="none", description="hourly, daily, weekly, monthly or none."
+    )
+    start: str | None = Field(
+        default=None, description="First partition (ISO date); required when partitioned."
+    )
+    end: str | None = Field(default=None, description="Last partition's end (ISO date), if any.")
+    timezone: str = Field(default="UTC", description="IANA zone of the partition boundaries.")
+    pool: str | None = Field(
+        default=None, description="Dagster concurrency pool limiting runs against this vendor."
+    )
+    request: dict[str, Any] = Field(
+        description="The vendor's export request, in the vendor's own field names."
+    )
+    recurrence: dict[str, Any] | None = Field(
+        default=None, description="When to submit the export on its own (RRULE, ISO-8601, cron)."
+    )
+
+    @field_validator("vendor")
+    @classmethod
+    def _vendor(cls, value: str) -> str:
+        return _known_vendor(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        try:
+            self.to_spec()
+        except ValueError as exc:
+            raise ValueError(f"export {self.vendor}/{self.export}: {exc}") from None
+        return self
+
+    def to_spec(self) -> ExportSpec:
+        adapter = adapter_for(self.vendor)
+        try:
+            request = adapter.request_model.model_validate(self.request)
+        except ValidationError as exc:
+            raise ValueError(_request_errors(exc)) from None
+        start = _moment(self.start, "start")
+        end = _moment(self.end, "end")
+        partitioned = self.partitioning != "none"
+        if partitioned and start is None:
+            raise ValueError(f"start: a {self.partitioning} export needs its first partition")
+        if not partitioned and (start or end):
+            raise ValueError("start/end: only a partitioned export has partition bounds")
+        adapter.check_request(request, partitioned=partitioned)
+        return ExportSpec(
+            vendor=self.vendor,
+            name=self.export,
+            description=self.description,
+            cadence=self.partitioning,
+            start=start,
+            end=end,
+            timezone=self.timezone,
+            pool=self.pool,
+            request=request,
+            recurrence=self.recurrence,
+        )
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        spec = self.to_spec()
+        return dg.Definitions(assets=build_export_assets(spec))
+
+
+class VendorConnection(dg.Component, dg.Model, dg.Resolvable):
+    """A vendor's API resource (base URL and key from the environment) and its status sensor."""
+
+    vendor: str = Field(description=f"The vendor: one of {', '.join(sorted(VENDORS))}.")
+    base_url_env: str | None = Field(
+        default=None, description="Variable holding the API base URL (default <VENDOR>_BASE_URL)."
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Variable holding the API key (default <VENDOR>_API_KEY)."
+    )
+    poll_every_seconds: int = Field(default=10, ge=1, description="Status sensor interval.")
+    poll_budget_seconds: float = Field(
+        default=20.0, gt=0, le=50, description="Time a sensor tick may spend polling."
+    )
+    job_deadline_seconds: float = Field(
+        default=6 * 60 * 60, gt=0, description="A job not done after this is marked timed out."
+    )
+    sensor_running: bool = Field(default=True, description="Start the status sensor running.")
+
+    @field_validator("vendor")
+    @classmethod
+    def _vendor(cls, value: str) -> str:
+        return _known_vendor(value)
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        adapter = adapter_for(self.vendor)
+        resource = adapter.resource_class(
+            base_url=dg.EnvVar(self.base_url_env or settings.vendor_base_url_env(self.vendor)),
+            api_key=dg.EnvVar(self.api_key_env or settings.vendor_api_key_env(self.vendor)),
+            job_deadline_seconds=self.job_deadline_seconds,
+        )
+        sensor = build_status_sensor(
+            self.vendor,
+            minimum_interval_seconds=self.poll_every_seconds,
+            time_budget_seconds=self.poll_budget_seconds,
+            running_by_default=self.sensor_running,
+        )
+        return dg.Definitions(resources={self.vendor: resource}, sensors=[sensor])
+

@@ -1,0 +1,51 @@
+"""``ExportSpec``: one validated catalog entry, as the pipeline factories consume it."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import dagster as dg
+from pydantic import BaseModel
+
+from export_pipelines.vendors import adapter_for
+from export_pipelines.vendors.base import VendorAdapter
+
+Cadence = Literal["hourly", "daily", "weekly", "monthly", "none"]
+
+#: The lake folder of an unpartitioned export materialized without a window.
+UNPARTITIONED_KEY = "all"
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    vendor: str
+    name: str
+    description: str
+    cadence: Cadence
+    start: datetime | None
+    end: datetime | None
+    timezone: str
+    pool: str | None
+    request: BaseModel
+    #: Raw ``RecurrenceSpec`` (see ``export_pipelines.recurrence``) or None.
+    recurrence: object | None = None
+
+    @property
+    def adapter(self) -> VendorAdapter:
+        return adapter_for(self.vendor)
+
+    @property
+    def partitioned(self) -> bool:
+        return self.cadence != "none"
+
+    def partitions_def(self) -> dg.TimeWindowPartitionsDefinition | None:
+        if self.cadence == "none":
+            return None
+        assert self.start is not None
+        factory: type[dg.TimeWindowPartitionsDefinition] = {
+            "hourly": dg.HourlyPartitionsDefinition,
+            "daily": dg.DailyPartitionsDefinition,
+            "weekly": dg.WeeklyPartitionsDefinition,
+            "monthly": dg.MonthlyPartitionsDefinition,
+        }[self.cadence]
+        return factory(start_date=self.start, end_date=self.end, timezone=self.timezone)  # type: ignore[call-arg]

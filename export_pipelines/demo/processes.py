@@ -1,0 +1,117 @@
+"""The processes the demo and ``make dev`` run beside Dagster: the sandbox, the daemon.
+
+Each child gets the environment that points the vendor resources at the sandbox; each is stopped
+(SIGTERM, then SIGKILL) however the demo ends.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from export_pipelines import settings
+from export_pipelines.vendors import VENDORS
+
+#: The sandbox's API key per vendor (its defaults; the sandbox prints them when it starts).
+SANDBOX_KEYS_PREFIX = "sandbox-"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def parse_exports(text: str) -> dict[str, str]:
+    """``export NAME=value`` lines (what ``sandbox serve`` prints) as a mapping."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line.removeprefix("export ").partition("=")
+            found[name.strip()] = value.strip().strip("'\"")
+    return found
+
+
+@contextmanager
+def running(
+    args: list[str], *, env: dict[str, str], log_path: Path, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], grace_seconds: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def sandbox(
+    *, log_path: Path, work_dir: Path, extra_args: list[str] | None = None
+) -> Iterator[dict[str, str]]:
+    """Start ``export-pipelines sandbox serve`` on a free port; yield the env pointing at it."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "export_pipelines.cli",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--work-dir",
+        str(work_dir),
+        *(extra_args or []),
+    ]
+    with running(args, env=dict(os.environ), log_path=log_path) as process:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the sandbox exited; see {log_path}")
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_sandbox/faults", timeout=1.0)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox did not start; see {log_path}") from None
+                time.sleep(0.2)
+        env = parse_exports(log_path.read_text())
+        missing = [
+            name
+            for vendor in VENDORS
+            for name in (settings.vendor_base_url_env(vendor), settings.vendor_api_key_env(vendor))
+            if name not in env
+        ]
+        if missing:
+            raise RuntimeError(f"the sandbox did not print {', '.join(missing)}; see {log_path}")
+        yield env
+
+
+def dagster_executable(name: str) -> str:
+    """A console script of this virtualenv (``dagster``, ``dagster-daemon``)."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed in this environment")
+    return found

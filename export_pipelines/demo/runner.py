@@ -1,0 +1,168 @@
+"""The demo: sandbox up, a fresh Dagster instance with its daemon, every export end to end.
+
+Each export's request asset is materialized in this process against the real instance (as a user's
+launch would be), for a few partitions from a fixed date so the data is the same on every machine;
+the daemon's status sensor then sees each vendor job finish and launches the raw+table runs, exactly
+as in production. The demo waits for the ledger to show every job ingested (or a run to fail),
+prints the summary, and stops what it started.
+"""
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from export_pipelines import settings
+from export_pipelines.demo import processes
+from export_pipelines.demo.summary import print_summary
+from export_pipelines.ledger import JobRecord, JobState, Ledger
+from export_pipelines.ledger.store import default_ledger_url
+from export_pipelines.pipeline import keys
+
+#: The demo's partitions start here (inside the sandbox's synthetic data) …
+DEMO_FROM = datetime(2024, 3, 4, tzinfo=UTC)
+#: … and it runs this many of each partitioned export.
+PARTITIONS_PER_EXPORT = 2
+_FINAL = (JobState.INGESTED, JobState.FAILED, JobState.TIMED_OUT, JobState.SUPERSEDED)
+
+
+@dataclass(frozen=True)
+class Launch:
+    key: dg.AssetKey
+    partition: str | None
+
+    @property
+    def label(self) -> str:
+        name = "/".join(self.key.path[:-1])
+        return f"{name}[{self.partition}]" if self.partition else name
+
+
+def plan(definitions: dg.Definitions) -> list[Launch]:
+    """Every request asset of the catalog, with the demo's partitions of each."""
+    graph = definitions.resolve_asset_graph()
+    launches = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.path):
+        if key.path[-1] != "request":
+            continue
+        partitions = graph.get(key).partitions_def
+        if partitions is None:
+            launches.append(Launch(key, None))
+            continue
+        assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
+        chosen = [
+            k
+            for k in partitions.get_partition_keys()
+            if partitions.time_window_for_partition_key(k).start >= DEMO_FROM
+        ][:PARTITIONS_PER_EXPORT]
+        launches.extend(Launch(key, k) for k in chosen)
+    return launches
+
+
+def _project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def _fresh_home(root: Path) -> Path:
+    home = root / ".dagster_home" / "demo"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shutil.copy(root / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def _runs_failed(instance: dg.DagsterInstance, job: JobRecord) -> list[str]:
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={keys.LEDGER_JOB_TAG: str(job.id)}, statuses=[dg.DagsterRunStatus.FAILURE]
+        )
+    )
+    return [run.run_id for run in runs]
+
+
+def _wait(
+    ledger: Ledger, instance: dg.DagsterInstance, job_ids: list[int], timeout: float
+) -> Iterator[str]:
+    """Yield a problem per job that did not end ingested; return when all are final."""
+    deadline = time.monotonic() + timeout
+    pending = set(job_ids)
+    while pending:
+        for job_id in sorted(pending):
+            job = ledger.get(job_id)
+            failed_runs = _runs_failed(instance, job)
+            if job.state in _FINAL or failed_runs:
+                pending.discard(job_id)
+                if job.state is not JobState.INGESTED:
+                    yield f"ledger job {job_id} ended {job.state.value}: {job.error or ''}"
+                elif failed_runs:
+                    yield f"ledger job {job_id}: run {failed_runs[0]} failed"
+        if pending and time.monotonic() > deadline:
+            for job_id in sorted(pending):
+                yield f"ledger job {job_id} still {ledger.get(job_id).state.value} after {timeout}s"
+            return
+        time.sleep(1.0)
+
+
+def run_demo(timeout_seconds: float = 600.0) -> int:
+    root = _project_root()
+    home = _fresh_home(root)
+    data = Path(os.environ.get(settings.DATA_DIR_ENV) or root / "data").resolve()
+    logs = home / "logs"
+    started = time.monotonic()
+    with processes.sandbox(log_path=logs / "sandbox.log", work_dir=home / "sandbox") as vendor_env:
+        env = dict(os.environ)
+        env.update(vendor_env)
+        env.update({"DAGSTER_HOME": str(home), settings.DATA_DIR_ENV: str(data)})
+        os.environ.update(env)
+        daemon_args = [
+            processes.dagster_executable("dagster-daemon"),
+            "run",
+            "-w",
+            str(root / "workspace.yaml"),
+        ]
+        with processes.running(daemon_args, env=env, log_path=logs / "daemon.log", cwd=root):
+            from export_pipelines.definitions import defs
+
+            definitions = defs()
+            instance = dg.DagsterInstance.get()
+            job = definitions.resolve_implicit_global_asset_job_def()
+            launches = plan(definitions)
+            print(f"demo: {len(launches)} export request(s); sandbox, daemon and instance up")
+            for launch in launches:
+                result = job.execute_in_process(
+                    instance=instance,
+                    asset_selection=[launch.key],
+                    partition_key=launch.partition,
+                    raise_on_error=False,
+                )
+                status = "submitted" if result.success else "FAILED"
+                print(f"  {launch.label}: request {status} (run {result.run_id[:8]})")
+            ledger = Ledger(os.environ.get(settings.LEDGER_URL_ENV) or default_ledger_url())
+            job_ids = [j.id for j in ledger.jobs() if j.state is not JobState.SUPERSEDED]
+            print("demo: waiting for the status sensor to launch the downloads …")
+            problems = list(_wait(ledger, instance, job_ids, timeout_seconds))
+            jobs = [ledger.get(job_id) for job_id in job_ids]
+    print_summary(jobs, data)
+    problems += _verify_lake(jobs, data)
+    if not jobs:
+        problems.append("the catalog holds no exports")
+    print(f"demo: {len(jobs)} export job(s) in {time.monotonic() - started:.0f}s")
+    for problem in problems:
+        print(f"demo: PROBLEM: {problem}")
+    return 1 if problems else 0
+
+
+def _verify_lake(jobs: list[JobRecord], data: Path) -> list[str]:
+    problems = []
+    for job in jobs:
+        path = data / "lake" / job.vendor / job.export / job.partition_key / "data.parquet"
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif pq.ParquetFile(path).metadata.num_rows != job.rows:
+            problems.append(f"{path} does not hold the {job.rows} rows the ledger counted")
+    return problems

@@ -1,0 +1,16 @@
+"""The export ledger: a durable record of every vendor job (SQLite by default, PostgreSQL by URL)."""
+
+from export_pipelines.ledger.models import FINISHED_OK, IN_FLIGHT, JobState
+from export_pipelines.ledger.resource import LedgerResource
+from export_pipelines.ledger.store import FileRecord, FileUpdate, JobRecord, Ledger
+
+__all__ = [
+    "FINISHED_OK",
+    "IN_FLIGHT",
+    "FileRecord",
+    "FileUpdate",
+    "JobRecord",
+    "JobState",
+    "Ledger",
+    "LedgerResource",
+]

@@ -1,0 +1,147 @@
+"""The ledger's tables: every vendor job, its state history and its files.
+
+A vendor's job id is written here before anything else happens with it, so a crashed run or daemon
+never loses a job the vendor is working on (Airbyte keeps it in memory; we do the opposite).
+``active_key`` carries a UNIQUE constraint and is set only while a job may be adopted: two runs
+racing to submit the same partition cannot both insert one, so the loser adopts the winner's job.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class JobState(StrEnum):
+    SUBMITTING = "submitting"  # row written, submit call in flight
+    RUNNING = "running"  # the vendor accepted it and is working
+    COMPLETED = "completed"  # the vendor finished; files listed, not yet downloaded
+    DOWNLOADED = "downloaded"  # every file is on disk, hashed
+    INGESTED = "ingested"  # normalized to Parquet in the lake
+    FAILED = "failed"  # the vendor reported failure, or submission failed
+    TIMED_OUT = "timed_out"  # the vendor did not finish within the deadline
+    SUPERSEDED = "superseded"  # replaced by a forced resubmission
+
+
+IN_FLIGHT = (JobState.SUBMITTING, JobState.RUNNING)
+FINISHED_OK = (JobState.COMPLETED, JobState.DOWNLOADED, JobState.INGESTED)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python, naive UTC in the database (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("ledger datetimes must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class ExportJob(Base):
+    __tablename__ = "export_jobs"
+    __table_args__ = (
+        UniqueConstraint("active_key", name="uq_export_jobs_active_key"),
+        Index("ix_export_jobs_vendor_state", "vendor", "state"),
+        Index("ix_export_jobs_partition", "vendor", "export", "partition_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(64))
+    export: Mapped[str] = mapped_column(String(200))
+    #: The lake folder of the job: the Dagster partition key, ``all``, or a recurrence window.
+    partition_key: Mapped[str] = mapped_column(String(200))
+    #: Whether ``partition_key`` is a Dagster partition of the export's assets.
+    partitioned: Mapped[bool] = mapped_column(default=True)
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    request_body: Mapped[dict[str, Any]]
+    #: False for bodies with relative dates: a finished job of such a body is not adopted later.
+    window_fixed: Mapped[bool] = mapped_column(default=True)
+    active_key: Mapped[str | None] = mapped_column(String(600))
+    vendor_job_id: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_polled_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    ingested_at: Mapped[datetime | None]
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    vendor_rows: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    submitted_by_run: Mapped[str | None] = mapped_column(String(64))
+
+    events: Mapped[list["JobEvent"]] = relationship(
+        back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"
+    )
+    files: Mapped[list["JobFile"]] = relationship(
+        back_populates="job", order_by="JobFile.index", cascade="all, delete-orphan"
+    )
+
+
+class JobEvent(Base):
+    """One state change of a job, with what caused it."""
+
+    __tablename__ = "export_job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("export_jobs.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    job: Mapped[ExportJob] = relationship(back_populates="events")
+
+
+class JobFile(Base):
+    """One result file: where the vendor offers it, until when, and what we keep of it."""
+
+    __tablename__ = "export_job_files"
+    __table_args__ = (UniqueConstraint("job_id", "index", name="uq_export_job_files_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("export_jobs.id"))
+    index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    local_path: Mapped[str | None] = mapped_column(Text)
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    downloaded_at: Mapped[datetime | None]
+
+    job: Mapped[ExportJob] = relationship(back_populates="files")

@@ -1,0 +1,420 @@
+"""``Ledger``: the durable record of vendor jobs, and the only code that writes it.
+
+Every transition is one short transaction that also appends a ``JobEvent``, so the history of a job
+(who submitted it, every state the vendor reported, every download) can be read back after any crash.
+Reads return :class:`JobRecord` snapshots, never live ORM objects, so callers cannot write by accident.
+"""
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from export_pipelines.ledger.models import (
+    FINISHED_OK,
+    IN_FLIGHT,
+    Base,
+    ExportJob,
+    JobEvent,
+    JobFile,
+    JobState,
+    utcnow,
+)
+
+#: A row stuck in ``submitting`` this long belongs to a run that died mid-submit.
+SUBMIT_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    index: int
+    name: str
+    url: str
+    expires_at: datetime | None
+    local_path: str | None
+    bytes: int | None
+    sha256: str | None
+    rows: int | None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    vendor: str
+    export: str
+    partition_key: str
+    partitioned: bool
+    window_start: datetime | None
+    window_end: datetime | None
+    fingerprint: str
+    request_body: dict[str, Any]
+    vendor_job_id: str | None
+    state: JobState
+    attempt: int
+    polls: int
+    created_at: datetime
+    submitted_at: datetime | None
+    last_polled_at: datetime | None
+    completed_at: datetime | None
+    ingested_at: datetime | None
+    rows: int | None
+    bytes: int | None
+    vendor_rows: int | None
+    error: str | None
+    files: tuple[FileRecord, ...]
+    history: tuple[tuple[datetime, str, str | None], ...]
+
+    @property
+    def vendor_latency_seconds(self) -> float | None:
+        if self.submitted_at and self.completed_at:
+            return (self.completed_at - self.submitted_at).total_seconds()
+        return None
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    """A file the vendor lists for a completed job (fresh URL and its expiry)."""
+
+    name: str
+    url: str
+    expires_at: datetime | None
+
+
+def _snapshot(job: ExportJob) -> JobRecord:
+    return JobRecord(
+        id=job.id,
+        vendor=job.vendor,
+        export=job.export,
+        partition_key=job.partition_key,
+        partitioned=job.partitioned,
+        window_start=job.window_start,
+        window_end=job.window_end,
+        fingerprint=job.fingerprint,
+        request_body=job.request_body,
+        vendor_job_id=job.vendor_job_id,
+        state=JobState(job.state),
+        attempt=job.attempt,
+        polls=job.polls,
+        created_at=job.created_at,
+        submitted_at=job.submitted_at,
+        last_polled_at=job.last_polled_at,
+        completed_at=job.completed_at,
+        ingested_at=job.ingested_at,
+        rows=job.rows,
+        bytes=job.bytes,
+        vendor_rows=job.vendor_rows,
+        error=job.error,
+        files=tuple(
+            FileRecord(
+                index=f.index,
+                name=f.name,
+                url=f.url,
+                expires_at=f.expires_at,
+                local_path=f.local_path,
+                bytes=f.bytes,
+                sha256=f.sha256,
+                rows=f.rows,
+            )
+            for f in job.files
+        ),
+        history=tuple((e.at, e.state, e.detail) for e in job.events),
+    )
+
+
+def _active_key(vendor: str, export: str, partition_key: str, fingerprint: str) -> str:
+    return f"{vendor}/{export}/{partition_key}/{fingerprint}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Several processes (daemon, run workers, webserver) share one file: WAL lets readers and one
+    # writer work together, and a busy timeout turns lock contention into a short wait.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine_for(url: str) -> Engine:
+    """One engine per URL and process, with the schema created on first use."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": 30})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            Base.metadata.create_all(engine)
+            _ENGINES[url] = engine
+        return engine
+
+
+def default_ledger_url() -> str:
+    """SQLite beside the Dagster instance: ``$DAGSTER_HOME/export_ledger.sqlite``."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise RuntimeError(
+            "the export ledger needs EXPORT_PIPELINES_LEDGER_URL or DAGSTER_HOME to be set"
+        )
+    return f"sqlite:///{Path(home).resolve() / 'export_ledger.sqlite'}"
+
+
+class Ledger:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._sessions = sessionmaker(_engine_for(url), expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def _job(self, session: Session, job_id: int) -> ExportJob:
+        job = session.get(ExportJob, job_id, with_for_update=True)
+        if job is None:
+            raise KeyError(f"no export job {job_id} in the ledger")
+        return job
+
+    @staticmethod
+    def _move(job: ExportJob, state: JobState, detail: str | None = None) -> None:
+        job.state = state.value
+        job.updated_at = utcnow()
+        job.events.append(JobEvent(state=state.value, detail=detail))
+        adoptable = state in IN_FLIGHT or (state in FINISHED_OK and job.window_fixed)
+        if not adoptable:
+            job.active_key = None
+
+    # --- submission -------------------------------------------------------------------------
+
+    def claim(
+        self,
+        *,
+        vendor: str,
+        export: str,
+        partition_key: str,
+        partitioned: bool,
+        window: tuple[datetime, datetime] | None,
+        fingerprint: str,
+        body: dict[str, Any],
+        window_fixed: bool,
+        run_id: str | None,
+        force: bool = False,
+    ) -> tuple[JobRecord, bool]:
+        """The job to use for this partition and request: ``(job, True)`` when the caller must
+        submit it now, ``(job, False)`` when an adoptable job exists already.
+
+        ``force`` supersedes the adoptable job (the vendor's copy is left alone) and claims anew.
+        """
+        key = _active_key(vendor, export, partition_key, fingerprint)
+        for _ in range(3):
+            try:
+                with self._session() as session:
+                    existing = session.scalars(
+                        select(ExportJob).where(ExportJob.active_key == key).with_for_update()
+                    ).first()
+                    if existing is not None:
+                        stale = (
+                            existing.state == JobState.SUBMITTING
+                            and existing.vendor_job_id is None
+                            and utcnow() - existing.updated_at > SUBMIT_GRACE
+                        )
+                        if force or stale:
+                            why = "forced resubmission" if force else "submission interrupted"
+                            self._move(
+                                existing,
+                                JobState.SUPERSEDED if force else JobState.FAILED,
+                                why,
+                            )
+                            existing.active_key = None
+                            session.flush()
+                        else:
+                            return _snapshot(existing), False
+                    attempts = session.scalars(
+                        select(ExportJob.id).where(
+                            ExportJob.vendor == vendor,
+                            ExportJob.export == export,
+                            ExportJob.partition_key == partition_key,
+                        )
+                    ).all()
+                    job = ExportJob(
+                        vendor=vendor,
+                        export=export,
+                        partition_key=partition_key,
+                        partitioned=partitioned,
+                        window_start=window[0] if window else None,
+                        window_end=window[1] if window else None,
+                        fingerprint=fingerprint,
+                        request_body=body,
+                        window_fixed=window_fixed,
+                        active_key=key,
+                        state=JobState.SUBMITTING.value,
+                        attempt=len(attempts) + 1,
+                        polls=0,
+                        submitted_by_run=run_id,
+                    )
+                    job.events.append(JobEvent(state=JobState.SUBMITTING.value, detail=run_id))
+                    session.add(job)
+                    session.flush()
+                    return _snapshot(job), True
+            except IntegrityError:
+                continue  # another run claimed it between our read and insert: adopt theirs
+        raise RuntimeError(f"could not claim {key} in the ledger after 3 tries")
+
+    def mark_submitted(self, job_id: int, vendor_job_id: str) -> JobRecord:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.vendor_job_id = vendor_job_id
+            job.submitted_at = utcnow()
+            self._move(job, JobState.RUNNING, f"vendor job {vendor_job_id}")
+            return _snapshot(job)
+
+    def mark_failed(self, job_id: int, error: str) -> JobRecord:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.error = error
+            self._move(job, JobState.FAILED, error)
+            return _snapshot(job)
+
+    def mark_timed_out(self, job_id: int, detail: str) -> JobRecord:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.error = detail
+            self._move(job, JobState.TIMED_OUT, detail)
+            return _snapshot(job)
+
+    # --- polling ----------------------------------------------------------------------------
+
+    def record_poll(self, job_id: int) -> None:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.polls += 1
+            job.last_polled_at = utcnow()
+
+    def mark_completed(
+        self, job_id: int, files: Sequence[FileUpdate], vendor_rows: int | None
+    ) -> JobRecord:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.completed_at = job.completed_at or utcnow()
+            job.vendor_rows = vendor_rows
+            self._replace_files(job, files)
+            self._move(job, JobState.COMPLETED, f"{len(files)} file(s)")
+            return _snapshot(job)
+
+    def refresh_files(self, job_id: int, files: Sequence[FileUpdate]) -> JobRecord:
+        """Fresh URLs for a finished job's files (after an expiry); downloads are kept."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            if len(files) != len(job.files):
+                raise ValueError(
+                    f"job {job_id}: the vendor now lists {len(files)} files, not {len(job.files)}"
+                )
+            for record, update in zip(job.files, files, strict=True):
+                record.url = update.url
+                record.expires_at = update.expires_at
+            job.events.append(JobEvent(state=job.state, detail="file URLs refreshed"))
+            return _snapshot(job)
+
+    @staticmethod
+    def _replace_files(job: ExportJob, files: Sequence[FileUpdate]) -> None:
+        job.files.clear()
+        for index, update in enumerate(files):
+            job.files.append(
+                JobFile(index=index, name=update.name, url=update.url, expires_at=update.expires_at)
+            )
+
+    # --- download and ingestion -------------------------------------------------------------
+
+    def record_download(
+        self, job_id: int, index: int, *, local_path: str, size: int, sha256: str
+    ) -> None:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            record = job.files[index]
+            record.local_path = local_path
+            record.bytes = size
+            record.sha256 = sha256
+            record.downloaded_at = utcnow()
+
+    def mark_downloaded(self, job_id: int) -> JobRecord:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.bytes = sum(f.bytes or 0 for f in job.files)
+            self._move(job, JobState.DOWNLOADED, f"{job.bytes} bytes")
+            return _snapshot(job)
+
+    def mark_ingested(self, job_id: int, rows_per_file: Sequence[int]) -> JobRecord:
+        with self._session() as session:
+            job = self._job(session, job_id)
+            for record, rows in zip(job.files, rows_per_file, strict=True):
+                record.rows = rows
+            job.rows = sum(rows_per_file)
+            job.ingested_at = utcnow()
+            self._move(job, JobState.INGESTED, f"{job.rows} rows")
+            return _snapshot(job)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> JobRecord:
+        with self._session() as session:
+            return _snapshot(self._job(session, job_id))
+
+    def in_flight(self, vendor: str) -> list[JobRecord]:
+        """Jobs the vendor is working on, least recently polled first (a fair backlog)."""
+        with self._session() as session:
+            jobs = session.scalars(
+                select(ExportJob)
+                .where(
+                    ExportJob.vendor == vendor,
+                    ExportJob.state == JobState.RUNNING.value,
+                    ExportJob.vendor_job_id.is_not(None),
+                )
+                .order_by(ExportJob.last_polled_at.asc().nulls_first(), ExportJob.id)
+            ).all()
+            return [_snapshot(j) for j in jobs]
+
+    def awaiting_download(self, vendor: str) -> list[JobRecord]:
+        with self._session() as session:
+            jobs = session.scalars(
+                select(ExportJob)
+                .where(ExportJob.vendor == vendor, ExportJob.state == JobState.COMPLETED.value)
+                .order_by(ExportJob.id)
+            ).all()
+            return [_snapshot(j) for j in jobs]
+
+    def latest(
+        self, vendor: str, export: str, partition_key: str | None = None
+    ) -> JobRecord | None:
+        """The job a raw/table step works on: the adoptable one, else the newest — of one
+        partition, or of the whole export when ``partition_key`` is None."""
+        with self._session() as session:
+            query = select(ExportJob).where(ExportJob.vendor == vendor, ExportJob.export == export)
+            if partition_key is not None:
+                query = query.where(ExportJob.partition_key == partition_key)
+            job = session.scalars(
+                query.order_by(ExportJob.active_key.is_(None), ExportJob.id.desc())
+            ).first()
+            return _snapshot(job) if job else None
+
+    def jobs(self, vendor: str | None = None, export: str | None = None) -> list[JobRecord]:
+        with self._session() as session:
+            query = select(ExportJob).order_by(ExportJob.id)
+            if vendor:
+                query = query.where(ExportJob.vendor == vendor)
+            if export:
+                query = query.where(ExportJob.export == export)
+            return [_snapshot(j) for j in session.scalars(query).all()]

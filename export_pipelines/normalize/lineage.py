@@ -1,0 +1,30 @@
+"""Lineage columns: which export, partition, vendor job and file each row came from, and when."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+LINEAGE_FIELDS = [
+    pa.field("_export", pa.string(), nullable=False),
+    pa.field("_partition", pa.string(), nullable=False),
+    pa.field("_vendor_job_id", pa.string(), nullable=False),
+    pa.field("_source_file", pa.string(), nullable=False),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    export: str
+    partition: str
+    vendor_job_id: str
+    ingested_at: datetime
+
+    def columns(self, source_file: str, rows: int) -> list[pa.Array]:
+        """Constant columns for ``rows`` rows, in :data:`LINEAGE_FIELDS` order."""
+        values = (self.export, self.partition, self.vendor_job_id, source_file, self.ingested_at)
+        return [
+            pa.repeat(pa.scalar(value, type=field.type), rows)
+            for value, field in zip(values, LINEAGE_FIELDS, strict=True)
+        ]

@@ -1,0 +1,96 @@
+"""Stream record batches into one Parquet file, atomically.
+
+Parquet encoding (zstd) is the largest single cost of a conversion, so it runs on its own thread
+behind a small bounded queue: parsing the next batch overlaps with encoding the last, and memory
+stays bounded by the queue. The file is written under a temporary name in the destination folder and
+renamed over the destination only when complete, so readers see the old table or the new one,
+never half of one.
+"""
+
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from export_pipelines.normalize.lineage import LINEAGE_FIELDS, Lineage
+
+_QUEUE_DEPTH = 4
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class ParquetWriteResult:
+    path: Path
+    rows: int
+    bytes: int
+    rows_per_source: dict[str, int]
+    schema: pa.Schema
+
+
+def table_schema(record_schema: pa.Schema) -> pa.Schema:
+    return pa.schema(list(record_schema) + LINEAGE_FIELDS)
+
+
+def write_parquet(
+    dest: Path,
+    record_schema: pa.Schema,
+    sources: Iterable[tuple[str, Iterator[pa.RecordBatch]]],
+    lineage: Lineage,
+) -> ParquetWriteResult:
+    """Write every batch of every ``(source_file, batches)`` pair to ``dest`` with lineage."""
+    schema = table_schema(record_schema)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    pending: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
+    failure: list[BaseException] = []
+
+    def encode() -> None:
+        try:
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                while (item := pending.get()) is not _DONE:
+                    assert isinstance(item, pa.RecordBatch)
+                    writer.write_batch(item)
+        except BaseException as exc:  # reported to the producer below
+            failure.append(exc)
+            while pending.get() is not _DONE:
+                pass
+
+    writer_thread = threading.Thread(target=encode, name="parquet-writer", daemon=True)
+    writer_thread.start()
+    rows_per_source: dict[str, int] = {}
+    try:
+        try:
+            for source_file, batches in sources:
+                rows_per_source.setdefault(source_file, 0)
+                for batch in batches:
+                    if failure:
+                        break
+                    columns = batch.columns + lineage.columns(source_file, batch.num_rows)
+                    pending.put(pa.RecordBatch.from_arrays(columns, schema=schema))
+                    rows_per_source[source_file] += batch.num_rows
+                if failure:
+                    break
+        finally:
+            pending.put(_DONE)
+            writer_thread.join()
+        if failure:
+            raise failure[0]
+        if not tmp.exists():
+            pq.ParquetWriter(tmp, schema, compression="zstd").close()
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ParquetWriteResult(
+        path=dest,
+        rows=sum(rows_per_source.values()),
+        bytes=dest.stat().st_size,
+        rows_per_source=rows_per_source,
+        schema=schema,
+    )

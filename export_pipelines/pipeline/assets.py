@@ -1,0 +1,247 @@
+"""The three assets of one export: ``request`` → ``raw`` → the table.
+
+- ``<vendor>/<export>/request`` submits the vendor export for the partition's window, or adopts the
+  ledger's in-flight or finished job with the same fingerprint: it never submits twice for one
+  partition unless run with ``resubmit: true``. It returns at once; the vendor works asynchronously.
+- ``<vendor>/<export>/raw`` downloads every result file, streamed to disk with size and sha256. The
+  status sensor launches it when the vendor finishes; materialized by hand it waits (bounded) for a
+  running job, so "Materialize all" in the UI works end to end.
+- ``<vendor>/<export>`` normalizes the raw files to one Parquet file per partition, with a check that
+  the Parquet holds exactly the rows the vendor's files held.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from export_pipelines.catalog.spec import ExportSpec
+from export_pipelines.lake import LakeResource
+from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
+from export_pipelines.pipeline import keys
+from export_pipelines.pipeline.metadata import column_schema, markdown_preview
+from export_pipelines.pipeline.steps import (
+    StepFailed,
+    download_files,
+    normalize_job,
+    submit_or_adopt,
+    wait_for_completion,
+)
+from export_pipelines.pipeline.window import resolve_target
+from export_pipelines.transport import VendorError
+from export_pipelines.vendors.base import VendorResource
+
+
+class RequestConfig(dg.Config):
+    """Launchpad options of a request run."""
+
+    resubmit: bool = False
+    """Submit a new vendor export even when the ledger holds one for this partition."""
+
+
+def _failure(exc: Exception) -> dg.Failure:
+    return dg.Failure(description=str(exc), allow_retries=False)
+
+
+def _resources(context: Any, vendor: str) -> tuple[VendorResource, Ledger, LakeResource]:
+    resource = getattr(context.resources, vendor)
+    ledger_resource: LedgerResource = context.resources.ledger
+    return resource, ledger_resource.ledger(), context.resources.lake
+
+
+def _job_for_run(context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Ledger) -> JobRecord:
+    tagged = context.run.tags.get(keys.LEDGER_JOB_TAG)
+    if tagged:
+        return ledger.get(int(tagged))
+    target = resolve_target(context, spec)
+    job = ledger.latest(
+        spec.vendor,
+        spec.name,
+        target.partition_key if spec.partitioned or target.window else None,
+    )
+    if job is None:
+        raise StepFailed(
+            f"{spec.vendor}/{spec.name}: no vendor export for partition {target.partition_key} yet; "
+            f"materialize {keys.request_key(spec.vendor, spec.name).to_user_string()} first "
+            "(or the whole export)"
+        )
+    return job
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the steps' own errors into Dagster failures with the step's message."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (StepFailed, VendorError) as exc:
+            raise _failure(exc) from None
+
+    return run
+
+
+def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
+    vendor, name = spec.vendor, spec.name
+    partitions_def = spec.partitions_def()
+    common: dict[str, Any] = dict(
+        partitions_def=partitions_def,
+        group_name=vendor,
+        kinds={"python"},
+        required_resource_keys={vendor, "ledger", "lake"},
+    )
+    if spec.pool:
+        common["pool"] = spec.pool
+    request_key = keys.request_key(vendor, name)
+    raw_key = keys.raw_key(vendor, name)
+    table_key = keys.table_key(vendor, name)
+
+    @dg.asset(
+        key=request_key,
+        description=f"Submits (or adopts) the {vendor} export `{name}` for the partition's window. "
+        + spec.description,
+        **common,
+    )
+    @_guarded
+    def request(context: dg.AssetExecutionContext, config: RequestConfig) -> dg.MaterializeResult:
+        resource, ledger, _ = _resources(context, vendor)
+        target = resolve_target(context, spec)
+        client = resource.client()
+        try:
+            outcome = submit_or_adopt(
+                spec,
+                target,
+                ledger=ledger,
+                client=client,
+                run_id=context.run.run_id,
+                force=config.resubmit,
+            )
+        finally:
+            client.close()
+        job = outcome.job
+        verb = "submitted" if outcome.submitted else "adopted"
+        context.log.info(
+            f"{verb} {vendor} job {job.vendor_job_id} (ledger job {job.id}, state {job.state})"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "vendor_job_id": job.vendor_job_id,
+                "ledger_job_id": job.id,
+                "action": verb,
+                "state": job.state.value,
+                "attempt": job.attempt,
+                "window_start": job.window_start.isoformat() if job.window_start else None,
+                "window_end": job.window_end.isoformat() if job.window_end else None,
+                "fingerprint": job.fingerprint,
+            }
+        )
+
+    @dg.asset(
+        key=raw_key,
+        deps=[request_key],
+        description=f"Every result file of the {vendor} export `{name}`, as downloaded.",
+        **common,
+    )
+    @_guarded
+    def raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        resource, ledger, lake = _resources(context, vendor)
+        job = _job_for_run(context, spec, ledger)
+        client = resource.client()
+        try:
+            if job.state is JobState.RUNNING:
+                context.log.info(f"vendor job {job.vendor_job_id} is running; waiting for it")
+                job = wait_for_completion(job, ledger=ledger, client=client, resource=resource)
+            if job.state not in FINISHED_OK:
+                raise StepFailed(
+                    f"{vendor} job {job.vendor_job_id} (ledger job {job.id}) is {job.state.value}"
+                    f"{': ' + job.error if job.error else ''}; materialize the request asset with "
+                    "`resubmit: true` to ask the vendor again"
+                )
+            job = download_files(job, spec=spec, ledger=ledger, lake=lake, client=client)
+        finally:
+            client.close()
+        return dg.MaterializeResult(
+            metadata={
+                "vendor_job_id": job.vendor_job_id,
+                "ledger_job_id": job.id,
+                "files": len(job.files),
+                "bytes": sum(f.bytes or 0 for f in job.files),
+                "sha256": dg.MetadataValue.json({f.name: f.sha256 for f in job.files}),
+                "raw_dir": dg.MetadataValue.path(
+                    str(lake.raw_dir(vendor, name, job.partition_key, job.id))
+                ),
+                "vendor_latency_seconds": job.vendor_latency_seconds,
+            }
+        )
+
+    @dg.asset(
+        key=table_key,
+        deps=[raw_key],
+        description=f"The {vendor} export `{name}` as typed Parquet, one file per partition. "
+        + spec.description,
+        check_specs=[
+            dg.AssetCheckSpec(
+                keys.ROWS_CHECK,
+                asset=table_key,
+                description="The Parquet holds exactly as many rows as the vendor's files did.",
+            )
+        ],
+        **common,
+    )
+    @_guarded
+    def table(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        _, ledger, lake = _resources(context, vendor)
+        job = _job_for_run(context, spec, ledger)
+        if job.state not in (JobState.DOWNLOADED, JobState.INGESTED):
+            raise StepFailed(
+                f"ledger job {job.id} is {job.state.value}, not downloaded; materialize "
+                f"{raw_key.to_user_string()} first"
+            )
+        written, path = normalize_job(job, spec=spec, lake=lake)
+        rows_per_file = [written.rows_per_source.get(f.name, 0) for f in job.files]
+        job = ledger.mark_ingested(job.id, rows_per_file)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": written.rows,
+                "dagster/column_schema": column_schema(written.schema),
+                "dagster/uri": path.as_uri(),
+                "preview": dg.MetadataValue.md(markdown_preview(path)),
+                "path": dg.MetadataValue.path(str(path)),
+                "vendor_job_id": job.vendor_job_id,
+                "ledger_job_id": job.id,
+                "files": len(job.files),
+                "bytes_raw": job.bytes,
+                "bytes_parquet": written.bytes,
+                "vendor_latency_seconds": job.vendor_latency_seconds,
+            },
+            check_results=[_rows_check(spec, job, path)],
+        )
+
+    return [request, raw, table]
+
+
+def _rows_check(spec: ExportSpec, job: JobRecord, path: Any) -> dg.AssetCheckResult:
+    """Read the written file's footer back and compare with the rows counted per vendor file."""
+    parquet_rows = pq.ParquetFile(path).metadata.num_rows
+    file_rows = [f.rows or 0 for f in job.files]
+    problems = []
+    if parquet_rows != sum(file_rows):
+        problems.append(f"Parquet holds {parquet_rows} rows, the vendor files {sum(file_rows)}")
+    if job.vendor_rows is not None and job.vendor_rows != parquet_rows:
+        problems.append(f"the vendor reported {job.vendor_rows} rows")
+    if file_rows:
+        rule = spec.adapter.file_rows_problem(job.request_body, file_rows)
+        if rule:
+            problems.append(rule)
+    return dg.AssetCheckResult(
+        check_name=keys.ROWS_CHECK,
+        passed=not problems,
+        metadata={
+            "parquet_rows": parquet_rows,
+            "rows_per_file": dg.MetadataValue.json(file_rows),
+            "vendor_rows": job.vendor_rows,
+            "problems": "; ".join(problems) or "none",
+        },
+    )

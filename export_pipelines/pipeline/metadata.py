@@ -1,0 +1,42 @@
+"""Materialization metadata: schema, preview and lineage a user sees in the Dagster UI."""
+
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_PREVIEW_ROWS = 5
+_PREVIEW_CELL = 60
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=field.name,
+                type=str(field.type),
+                constraints=dg.TableColumnConstraints(nullable=field.nullable),
+            )
+            for field in schema
+        ]
+    )
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= _PREVIEW_CELL else text[: _PREVIEW_CELL - 1] + "…"
+
+
+def markdown_preview(path: Path, columns: list[str] | None = None) -> str:
+    """The first rows of a Parquet file as a markdown table (reads one row group, not the file)."""
+    parquet = pq.ParquetFile(path)
+    if parquet.metadata.num_rows == 0:
+        return "_no rows_"
+    names = columns or [f.name for f in parquet.schema_arrow if not f.name.startswith("_")][:8]
+    table = parquet.read_row_group(0, columns=names).slice(0, _PREVIEW_ROWS)
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    for row in table.to_pylist():
+        lines.append("| " + " | ".join(_cell(row[name]) for name in names) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,191 @@
+"""The export steps as plain functions: submit or adopt, wait, download, normalize.
+
+Assets and sensors call these; they hold no Dagster context, so each step is testable on its own
+against the sandbox. Every vendor call goes through a ``VendorClient``; every state change through the
+ledger, before the next step relies on it.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from export_pipelines.catalog.spec import ExportSpec
+from export_pipelines.lake import LakeResource
+from export_pipelines.ledger import FileUpdate, JobRecord, JobState, Ledger
+from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
+from export_pipelines.pipeline.window import Target, fingerprint
+from export_pipelines.transport import ExpiredUrlError, VendorError, download_to_file
+from export_pipelines.vendors.base import RemoteState, RemoteStatus, VendorClient, VendorResource
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 50_000
+
+
+class StepFailed(Exception):
+    """A step cannot go on; the message tells the user what happened and what to do."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: JobRecord
+    submitted: bool
+
+
+def submit_or_adopt(
+    spec: ExportSpec,
+    target: Target,
+    *,
+    ledger: Ledger,
+    client: VendorClient,
+    run_id: str | None,
+    force: bool = False,
+) -> Submission:
+    """Submit the export for ``target`` unless the ledger holds an adoptable job for it."""
+    adapter = spec.adapter
+    body = adapter.build_body(spec.request, target.window)
+    job, must_submit = ledger.claim(
+        vendor=spec.vendor,
+        export=spec.name,
+        partition_key=target.partition_key,
+        partitioned=target.partitioned,
+        window=(target.window.start, target.window.end) if target.window else None,
+        fingerprint=fingerprint(spec.vendor, spec.name, body),
+        body=body,
+        window_fixed=adapter.window_is_fixed(spec.request, target.window),
+        run_id=run_id,
+        force=force,
+    )
+    if not must_submit:
+        if job.vendor_job_id is None:
+            raise StepFailed(
+                f"{spec.vendor}/{spec.name} partition {target.partition_key}: another run is "
+                f"submitting this export right now (ledger job {job.id}); try again in a minute"
+            )
+        return Submission(job, submitted=False)
+    try:
+        vendor_job_id = client.submit(body)
+    except VendorError as exc:
+        ledger.mark_failed(job.id, str(exc))
+        raise StepFailed(f"submitting {spec.vendor}/{spec.name} failed: {exc}") from None
+    return Submission(ledger.mark_submitted(job.id, vendor_job_id), submitted=True)
+
+
+def apply_status(ledger: Ledger, job: JobRecord, status: RemoteStatus) -> JobRecord:
+    """Record what the vendor said about a job; return the job as it now stands."""
+    ledger.record_poll(job.id)
+    if status.state is RemoteState.COMPLETED:
+        files = [FileUpdate(f.name, f.url, f.expires_at) for f in status.files]
+        if job.state is JobState.RUNNING:
+            return ledger.mark_completed(job.id, files, status.vendor_rows)
+        return ledger.refresh_files(job.id, files)
+    if status.state is RemoteState.FAILED:
+        return ledger.mark_failed(job.id, f"the vendor reported failure: {status.error}")
+    return ledger.get(job.id)
+
+
+def past_deadline(job: JobRecord, resource: VendorResource, now: datetime) -> bool:
+    started = job.submitted_at or job.created_at
+    return (now - started).total_seconds() > resource.job_deadline_seconds
+
+
+def wait_for_completion(
+    job: JobRecord, *, ledger: Ledger, client: VendorClient, resource: VendorResource
+) -> JobRecord:
+    """Poll a running job until it finishes or ``wait_timeout_seconds`` pass (manual runs)."""
+    give_up = time.monotonic() + resource.wait_timeout_seconds
+    while job.state is JobState.RUNNING:
+        if past_deadline(job, resource, datetime.now(UTC)):
+            return ledger.mark_timed_out(job.id, "the vendor did not finish before the deadline")
+        assert job.vendor_job_id is not None
+        job = apply_status(ledger, job, client.status(job.vendor_job_id))
+        if job.state is not JobState.RUNNING:
+            break
+        if time.monotonic() > give_up:
+            raise StepFailed(
+                f"vendor job {job.vendor_job_id} is still running after "
+                f"{resource.wait_timeout_seconds:.0f}s; the status sensor launches the download "
+                "when it completes"
+            )
+        time.sleep(resource.poll_interval_seconds)
+    return job
+
+
+def download_files(
+    job: JobRecord,
+    *,
+    spec: ExportSpec,
+    ledger: Ledger,
+    lake: LakeResource,
+    client: VendorClient,
+) -> JobRecord:
+    """Download every file of a finished job that is not on disk yet; refresh expired URLs once."""
+    folder = lake.raw_dir(spec.vendor, spec.name, job.partition_key, job.id)
+    refreshed = False
+    index = 0
+    while index < len(job.files):
+        record = job.files[index]
+        dest = folder / record.name
+        if record.local_path and dest.exists() and dest.stat().st_size == record.bytes:
+            index += 1
+            continue
+        expired = record.expires_at is not None and record.expires_at <= datetime.now(UTC)
+        try:
+            if expired:
+                raise ExpiredUrlError(spec.vendor, f"file {record.name} URL expired")
+            got = download_to_file(
+                record.url,
+                dest,
+                vendor=spec.vendor,
+                headers=client.download_headers(record.url),
+            )
+        except ExpiredUrlError:
+            if refreshed:
+                raise StepFailed(
+                    f"{spec.vendor} refused the file URLs of job {job.vendor_job_id} even after "
+                    "fetching fresh ones"
+                ) from None
+            assert job.vendor_job_id is not None
+            job = apply_status(ledger, job, client.status(job.vendor_job_id))
+            refreshed = True
+            continue
+        ledger.record_download(
+            job.id, index, local_path=str(got.path), size=got.bytes, sha256=got.sha256
+        )
+        job = ledger.get(job.id)
+        index += 1
+    if job.state is JobState.COMPLETED:
+        job = ledger.mark_downloaded(job.id)
+    return job
+
+
+def normalize_job(
+    job: JobRecord, *, spec: ExportSpec, lake: LakeResource
+) -> tuple[ParquetWriteResult, Path]:
+    """Every raw file of ``job`` → the partition's Parquet file (replaced atomically)."""
+    missing = [f.name for f in job.files if not f.local_path or not Path(f.local_path).exists()]
+    if missing:
+        raise StepFailed(
+            f"raw files of ledger job {job.id} are missing ({', '.join(missing[:5])}); "
+            "materialize the raw asset first"
+        )
+    normalizer = spec.adapter.normalizer
+    lineage = Lineage(
+        export=spec.name,
+        partition=job.partition_key,
+        vendor_job_id=job.vendor_job_id or "",
+        ingested_at=datetime.now(UTC),
+    )
+
+    def sources() -> Iterator[tuple[str, Iterator[pa.RecordBatch]]]:
+        for f in job.files:
+            assert f.local_path is not None
+            yield f.name, normalizer.batches(Path(f.local_path), BATCH_ROWS)
+
+    dest = lake.table_path(spec.vendor, spec.name, job.partition_key)
+    return write_parquet(dest, normalizer.schema, sources(), lineage), dest

@@ -1,0 +1,31 @@
+"""The one HTTP layer every vendor client sits on.
+
+Timeouts, retries that honour the vendors' own back-off headers, secrets redacted from every error,
+and streamed downloads that resume with ``Range`` and land atomically. Vendor modules stay thin:
+they build requests and read bodies, and never handle a socket, a retry or a temp file themselves.
+"""
+
+from export_pipelines.transport.download import DownloadedFile, download_to_file
+from export_pipelines.transport.errors import (
+    AuthenticationError,
+    ExpiredUrlError,
+    RequestRejected,
+    TransportError,
+    VendorError,
+    VendorUnavailable,
+)
+from export_pipelines.transport.http import VendorHttp
+from export_pipelines.transport.retry import RetryPolicy
+
+__all__ = [
+    "AuthenticationError",
+    "DownloadedFile",
+    "ExpiredUrlError",
+    "RequestRejected",
+    "RetryPolicy",
+    "TransportError",
+    "VendorError",
+    "VendorHttp",
+    "VendorUnavailable",
+    "download_to_file",
+]

@@ -1,0 +1,64 @@
+"""When to retry a vendor call, and how long to wait.
+
+Capped exponential back-off with full jitter, except where the vendor says how long to wait: the
+standard ``Retry-After`` (seconds or an HTTP date) by default, and a vendor-specific reader where a
+vendor uses its own header (HelloData's ``RateLimit: …;t=<seconds>``, Rebilly's
+``X-RateLimit-Retry-After: <epoch>``), passed in by that vendor's client.
+"""
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+#: Statuses worth another try for any request: throttling and transient server trouble.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: For a request that creates something at the vendor (a submit), only statuses that say the request
+#: was not processed: retrying a 500 or a timeout could create a second export.
+RETRYABLE_STATUSES_NON_IDEMPOTENT = frozenset({429, 503})
+
+RetryAfterReader = Callable[[httpx.Response], float | None]
+
+
+def standard_retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, in either of its RFC 9110 forms."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times to try, and the bounds of the waits between tries."""
+
+    max_attempts: int = 5
+    base_delay_seconds: float = 0.5
+    max_delay_seconds: float = 30.0
+    #: A vendor asking for a longer wait than this is not waited for: the call fails and the
+    #: pipeline tries again on its next tick instead of blocking a worker.
+    max_retry_after_seconds: float = 120.0
+    retry_after: RetryAfterReader = field(default=standard_retry_after)
+
+    def should_retry_status(self, status: int, *, idempotent: bool) -> bool:
+        allowed = RETRYABLE_STATUSES if idempotent else RETRYABLE_STATUSES_NON_IDEMPOTENT
+        return status in allowed
+
+    def delay(self, attempt: int, response: httpx.Response | None = None) -> float | None:
+        """Seconds to sleep before attempt ``attempt + 1``; None when the wait is too long."""
+        if response is not None:
+            asked = self.retry_after(response)
+            if asked is not None:
+                return asked if asked <= self.max_retry_after_seconds else None
+        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * (2 ** (attempt - 1)))
+        return random.uniform(0, ceiling)

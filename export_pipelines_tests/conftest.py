@@ -1,0 +1,24 @@
+"""Fixtures shared by the test suite: ledger databases, a sandbox, a Dagster home."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from export_pipelines.ledger import Ledger
+from export_pipelines_tests.services import postgres_schema
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The ledger's two supported backends: SQLite (the default) and PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Ledger:
+    return Ledger(ledger_url)

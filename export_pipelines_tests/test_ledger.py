@@ -1,0 +1,115 @@
+"""The ledger on SQLite and PostgreSQL: claims, adoption under races, the state history."""
+
+import threading
+from datetime import UTC, datetime
+
+from export_pipelines.ledger import FileUpdate, JobState, Ledger
+
+WINDOW = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
+
+
+def _claim(ledger: Ledger, fingerprint: str = "f" * 64, **overrides: object):
+    args: dict[str, object] = dict(
+        vendor="enterpret",
+        export="feedback",
+        partition_key="2024-03-01",
+        partitioned=True,
+        window=WINDOW,
+        fingerprint=fingerprint,
+        body={"pageSize": 10},
+        window_fixed=True,
+        run_id="run-1",
+    )
+    args.update(overrides)
+    return ledger.claim(**args)  # type: ignore[arg-type]
+
+
+def test_a_claimed_job_is_adopted_until_it_fails(ledger: Ledger) -> None:
+    job, must_submit = _claim(ledger)
+    assert must_submit and job.state is JobState.SUBMITTING and job.attempt == 1
+    ledger.mark_submitted(job.id, "async-1")
+
+    again, must_submit = _claim(ledger)
+    assert not must_submit and again.id == job.id and again.vendor_job_id == "async-1"
+
+    ledger.mark_failed(job.id, "vendor said no")
+    fresh, must_submit = _claim(ledger)
+    assert must_submit and fresh.id != job.id and fresh.attempt == 2
+
+
+def test_completed_fixed_window_jobs_are_adopted_but_relative_ones_are_not(ledger: Ledger) -> None:
+    fixed, _ = _claim(ledger)
+    ledger.mark_submitted(fixed.id, "async-fixed")
+    ledger.mark_completed(fixed.id, [FileUpdate("part-0.json", "http://x/0", None)], None)
+    assert not _claim(ledger)[1]
+
+    relative, _ = _claim(ledger, "r" * 64, window_fixed=False, partition_key="all", window=None)
+    ledger.mark_submitted(relative.id, "async-rel")
+    assert not _claim(ledger, "r" * 64, window_fixed=False, partition_key="all", window=None)[1]
+    ledger.mark_completed(relative.id, [], None)
+    assert _claim(ledger, "r" * 64, window_fixed=False, partition_key="all", window=None)[1]
+
+
+def test_a_different_request_is_a_different_job(ledger: Ledger) -> None:
+    first, _ = _claim(ledger)
+    second, must_submit = _claim(ledger, "g" * 64)
+    assert must_submit and second.id != first.id
+
+
+def test_force_supersedes_the_adoptable_job(ledger: Ledger) -> None:
+    job, _ = _claim(ledger)
+    ledger.mark_submitted(job.id, "async-1")
+    forced, must_submit = _claim(ledger, force=True)
+    assert must_submit and forced.id != job.id
+    assert ledger.get(job.id).state is JobState.SUPERSEDED
+
+
+def test_racing_claims_submit_once(ledger: Ledger) -> None:
+    outcomes: list[tuple[int, bool]] = []
+    barrier = threading.Barrier(6)
+
+    def claim() -> None:
+        barrier.wait()
+        job, must_submit = _claim(ledger)
+        outcomes.append((job.id, must_submit))
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for _, submit in outcomes if submit) == 1
+    assert len({job_id for job_id, _ in outcomes}) == 1
+
+
+def test_history_files_and_ingestion_are_recorded(ledger: Ledger) -> None:
+    job, _ = _claim(ledger)
+    ledger.mark_submitted(job.id, "async-9")
+    ledger.record_poll(job.id)
+    files = [FileUpdate(f"part-{i}.json", f"http://x/{i}?sig=s", None) for i in range(2)]
+    ledger.mark_completed(job.id, files, vendor_rows=None)
+    for index in range(2):
+        ledger.record_download(job.id, index, local_path=f"/raw/{index}", size=10 + index, sha256="0" * 64)
+    ledger.mark_downloaded(job.id)
+    done = ledger.mark_ingested(job.id, [5, 3])
+
+    assert done.state is JobState.INGESTED and done.rows == 8 and done.bytes == 21
+    assert [f.rows for f in done.files] == [5, 3]
+    assert [state for _, state, _ in done.history] == [
+        "submitting",
+        "running",
+        "completed",
+        "downloaded",
+        "ingested",
+    ]
+    assert done.polls == 1 and done.window_start == WINDOW[0]
+    assert [j.id for j in ledger.jobs(vendor="enterpret")] == [job.id]
+
+
+def test_in_flight_orders_least_recently_polled_first(ledger: Ledger) -> None:
+    a, _ = _claim(ledger, "a" * 64)
+    b, _ = _claim(ledger, "b" * 64)
+    ledger.mark_submitted(a.id, "async-a")
+    ledger.mark_submitted(b.id, "async-b")
+    ledger.record_poll(a.id)
+    assert [j.vendor_job_id for j in ledger.in_flight("enterpret")] == ["async-b", "async-a"]
