@@ -9,6 +9,7 @@ prints the summary, and stops what it started.
 
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,12 +87,19 @@ def _runs_failed(instance: dg.DagsterInstance, job: JobRecord) -> list[str]:
 
 
 def _wait(
-    ledger: Ledger, instance: dg.DagsterInstance, job_ids: list[int], timeout: float
+    ledger: Ledger,
+    instance: dg.DagsterInstance,
+    job_ids: list[int],
+    timeout: float,
+    daemon: subprocess.Popen[bytes],
 ) -> Iterator[str]:
     """Yield a problem per job that did not end ingested; return when all are final."""
     deadline = time.monotonic() + timeout
     pending = set(job_ids)
     while pending:
+        if daemon.poll() is not None:
+            yield f"the daemon exited with {daemon.returncode}; see its log"
+            return
         for job_id in sorted(pending):
             job = ledger.get(job_id)
             failed_runs = _runs_failed(instance, job)
@@ -119,17 +127,22 @@ def run_demo(timeout_seconds: float = 600.0) -> int:
         env.update(vendor_env)
         env.update({"DAGSTER_HOME": str(home), settings.DATA_DIR_ENV: str(data)})
         os.environ.update(env)
+        # Create the instance's and the ledger's tables before the daemon starts: two processes
+        # creating one SQLite schema at once make one of them fail.
+        instance = dg.DagsterInstance.get()
+        ledger = Ledger(os.environ.get(settings.LEDGER_URL_ENV) or default_ledger_url())
         daemon_args = [
             processes.dagster_executable("dagster-daemon"),
             "run",
             "-w",
             str(root / "workspace.yaml"),
         ]
-        with processes.running(daemon_args, env=env, log_path=logs / "daemon.log", cwd=root):
+        with processes.running(
+            daemon_args, env=env, log_path=logs / "daemon.log", cwd=root
+        ) as daemon:
             from export_pipelines.definitions import defs
 
             definitions = defs()
-            instance = dg.DagsterInstance.get()
             job = definitions.resolve_implicit_global_asset_job_def()
             launches = plan(definitions)
             print(f"demo: {len(launches)} export request(s); sandbox, daemon and instance up")
@@ -142,10 +155,9 @@ def run_demo(timeout_seconds: float = 600.0) -> int:
                 )
                 status = "submitted" if result.success else "FAILED"
                 print(f"  {launch.label}: request {status} (run {result.run_id[:8]})")
-            ledger = Ledger(os.environ.get(settings.LEDGER_URL_ENV) or default_ledger_url())
             job_ids = [j.id for j in ledger.jobs() if j.state is not JobState.SUPERSEDED]
             print("demo: waiting for the status sensor to launch the downloads …")
-            problems = list(_wait(ledger, instance, job_ids, timeout_seconds))
+            problems = list(_wait(ledger, instance, job_ids, timeout_seconds, daemon))
             jobs = [ledger.get(job_id) for job_id in job_ids]
     print_summary(jobs, data)
     problems += _verify_lake(jobs, data)

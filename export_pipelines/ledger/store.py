@@ -7,6 +7,7 @@ Reads return :class:`JobRecord` snapshots, never live ORM objects, so callers ca
 
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from export_pipelines.ledger.models import (
@@ -158,9 +159,21 @@ def _engine_for(url: str) -> Engine:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
-            Base.metadata.create_all(engine)
+            _create_schema(engine)
             _ENGINES[url] = engine
         return engine
+
+
+def _create_schema(engine: Engine) -> None:
+    """Create missing tables; another process creating them at the same moment is fine."""
+    for attempt in range(3):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
 
 
 def default_ledger_url() -> str:
