@@ -1,0 +1,165 @@
+"""Injectable faults: the failures a real vendor and the network between produce now and then.
+
+A fault is armed for one vendor route (``submit``, ``fetch``, ``file``…) and fires on the next
+``times`` requests to that route, oldest fault first. It can hold the request (``delay_seconds``),
+answer an error status instead of the real answer (``status``, with ``Retry-After`` when given: a
+throttle, an outage, or a 403 as if a signed URL had expired), or, on download routes, send the
+first ``cut_after_bytes`` bytes of the file and drop the connection (``cut_after_bytes``), which a
+client must see as an incomplete body and resume with ``Range``.
+
+Faults fire before authentication and validation, as a proxy or load balancer in front of the
+vendor would.
+"""
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.responses import JSONResponse, Response
+
+
+class FaultSpec(BaseModel):
+    """What ``POST /_sandbox/faults`` accepts; unknown fields are refused so typos do not pass."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vendor: str
+    route: str
+    times: int = Field(default=1, ge=1)
+    status: int | None = Field(default=None, ge=400, le=599)
+    #: Seconds (a number) or an HTTP date (a string), sent as ``Retry-After`` with ``status``.
+    retry_after: int | float | str | None = None
+    delay_seconds: float | None = Field(default=None, ge=0, le=600)
+    cut_after_bytes: int | None = Field(default=None, ge=0)
+    #: Body of the error answer; default ``{"error": "sandbox fault: <status>"}``.
+    body: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FaultSpec":
+        if self.status is None and self.delay_seconds is None and self.cut_after_bytes is None:
+            raise ValueError("a fault needs at least one of status, delay_seconds, cut_after_bytes")
+        if self.status is not None and self.cut_after_bytes is not None:
+            raise ValueError("status and cut_after_bytes exclude each other")
+        if self.status is None and (self.retry_after is not None or self.body is not None):
+            raise ValueError("retry_after and body only go with status")
+        return self
+
+
+@dataclass
+class Fault:
+    """An armed fault; ``remaining`` counts down as requests hit it."""
+
+    id: int
+    vendor: str
+    route: str
+    remaining: int
+    status: int | None = None
+    retry_after: int | float | str | None = None
+    delay_seconds: float | None = None
+    cut_after_bytes: int | None = None
+    body: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class FaultError(ValueError):
+    """A fault names a vendor or route the sandbox does not have."""
+
+
+@dataclass(frozen=True)
+class VendorRoutes:
+    """The fault-addressable routes of one vendor; downloads can also be cut mid-body."""
+
+    routes: frozenset[str]
+    download_routes: frozenset[str]
+
+
+class FaultRegistry:
+    """Armed faults of every vendor; thread-safe (tests arm them, the server's thread fires them)."""
+
+    def __init__(self, vendors: Mapping[str, VendorRoutes] | None = None) -> None:
+        self._vendors = dict(vendors or {})
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def register(self, vendor: str, routes: VendorRoutes) -> None:
+        """Make a vendor's routes addressable; each vendor sub-package registers its own."""
+        with self._lock:
+            self._vendors[vendor] = routes
+
+    def add(self, spec: FaultSpec) -> Fault:
+        routes = self._vendors.get(spec.vendor)
+        if routes is None:
+            raise FaultError(f"unknown vendor {spec.vendor!r}; known: {sorted(self._vendors)}")
+        if spec.route not in routes.routes:
+            raise FaultError(
+                f"unknown route {spec.route!r} for {spec.vendor}; known: {sorted(routes.routes)}"
+            )
+        if spec.cut_after_bytes is not None and spec.route not in routes.download_routes:
+            raise FaultError(
+                f"cut_after_bytes only applies to download routes: {sorted(routes.download_routes)}"
+            )
+        with self._lock:
+            fault = Fault(
+                id=next(self._ids),
+                vendor=spec.vendor,
+                route=spec.route,
+                remaining=spec.times,
+                status=spec.status,
+                retry_after=spec.retry_after,
+                delay_seconds=spec.delay_seconds,
+                cut_after_bytes=spec.cut_after_bytes,
+                body=spec.body,
+            )
+            self._faults.append(fault)
+            return fault
+
+    def take(self, vendor: str, route: str) -> Fault | None:
+        """The fault that fires on this request, if any, consuming one of its ``times``."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.vendor == vendor and fault.route == route:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[Fault]:
+        with self._lock:
+            return [Fault(**asdict(fault)) for fault in self._faults]
+
+
+async def fault_response(fault: Fault | None) -> Response | None:
+    """Wait out the fault's delay; return the error answer that replaces the real one, if any.
+
+    A ``cut_after_bytes`` fault returns None here: the download code carries it out.
+    """
+    if fault is None:
+        return None
+    if fault.delay_seconds:
+        await asyncio.sleep(fault.delay_seconds)
+    if fault.status is None:
+        return None
+    headers = {} if fault.retry_after is None else {"Retry-After": _retry_after(fault.retry_after)}
+    if fault.body is not None:
+        return Response(fault.body, status_code=fault.status, headers=headers)
+    return JSONResponse(
+        {"error": f"sandbox fault: {fault.status}"}, status_code=fault.status, headers=headers
+    )
+
+
+def _retry_after(value: int | float | str) -> str:
+    if isinstance(value, str):
+        return value
+    # Retry-After carries whole seconds; round up so a client never retries early.
+    return str(max(0, int(-(-value // 1))))

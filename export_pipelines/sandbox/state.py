@@ -1,0 +1,67 @@
+"""The in-process sandbox: its work directory, fault registry, URL signer and vendor simulators.
+
+Built once per server; tests reach the vendors' state through it (``sandbox.enterpret.jobs()``).
+A new vendor sub-package is added in ``__init__`` the way Enterpret is: mount it, keep a typed
+attribute to its simulator, ``_add`` it.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from export_pipelines.sandbox import enterpret
+from export_pipelines.sandbox.config import SandboxConfig
+from export_pipelines.sandbox.enterpret.simulator import EnterpretSimulator
+from export_pipelines.sandbox.faults import Fault, FaultRegistry, FaultSpec
+from export_pipelines.sandbox.signed_urls import UrlSigner
+from export_pipelines.sandbox.vendor import VendorMount
+
+
+class Sandbox:
+    """Every simulated vendor of one sandbox run, and what they share."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._temporary: Path | None = None
+        if self.config.work_dir is None:
+            self._temporary = Path(tempfile.mkdtemp(prefix="export-pipelines-sandbox-"))
+            self.work_dir = self._temporary
+        else:
+            self.work_dir = self.config.work_dir
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.faults = FaultRegistry()
+        self.signer = UrlSigner()
+        self.vendors: dict[str, VendorMount[Any]] = {}
+
+        enterpret_mount = enterpret.mount(self.config, self.work_dir, self.faults, self.signer)
+        self.enterpret: EnterpretSimulator = enterpret_mount.simulator
+        self._add(enterpret_mount)
+        self._closed = False
+
+    def _add(self, mount: VendorMount[Any]) -> None:
+        self.faults.register(mount.name, mount.fault_routes)
+        self.vendors[mount.name] = mount
+
+    def vendor(self, name: str) -> VendorMount[Any]:
+        try:
+            return self.vendors[name]
+        except KeyError:
+            raise KeyError(f"no sandbox vendor {name!r}; known: {sorted(self.vendors)}") from None
+
+    def add_fault(self, vendor: str, route: str, **fault: Any) -> Fault:
+        """Arm a fault, e.g. ``add_fault("enterpret", "fetch", status=503, times=2)``."""
+        return self.faults.add(FaultSpec(vendor=vendor, route=route, **fault))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def close(self) -> None:
+        """Stop the vendors' background work; remove the work directory if it was temporary."""
+        if self._closed:
+            return
+        self._closed = True
+        for mount in self.vendors.values():
+            mount.close()
+        if self._temporary is not None:
+            shutil.rmtree(self._temporary, ignore_errors=True)
