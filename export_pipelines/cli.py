@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from export_pipelines.recurrence.preview import recurrence
+from export_pipelines.recurrence.preview import recurrence_cli
 from export_pipelines.sandbox.cli import sandbox
 
 
@@ -51,7 +51,7 @@ def dev(port: int) -> None:
 
 
 main.add_command(sandbox)
-main.add_command(recurrence)
+main.add_command(recurrence_cli)
 
 if __name__ == "__main__":
     main()

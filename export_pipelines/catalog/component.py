@@ -162,4 +162,3 @@ class VendorConnection(dg.Component, dg.Model, dg.Resolvable):
             running_by_default=self.sensor_running,
         )
         return dg.Definitions(resources={self.vendor: resource}, sensors=[sensor])
-

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import BaseModel
@@ -42,10 +42,13 @@ class ExportSpec:
         if self.cadence == "none":
             return None
         assert self.start is not None
-        factory: type[dg.TimeWindowPartitionsDefinition] = {
+        factory: Any = {
             "hourly": dg.HourlyPartitionsDefinition,
             "daily": dg.DailyPartitionsDefinition,
             "weekly": dg.WeeklyPartitionsDefinition,
             "monthly": dg.MonthlyPartitionsDefinition,
         }[self.cadence]
-        return factory(start_date=self.start, end_date=self.end, timezone=self.timezone)  # type: ignore[call-arg]
+        partitions: dg.TimeWindowPartitionsDefinition = factory(
+            start_date=self.start, end_date=self.end, timezone=self.timezone
+        )
+        return partitions

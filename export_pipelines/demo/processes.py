@@ -20,8 +20,8 @@ import httpx
 from export_pipelines import settings
 from export_pipelines.vendors import VENDORS
 
-#: The sandbox's API key per vendor (its defaults; the sandbox prints them when it starts).
-SANDBOX_KEYS_PREFIX = "sandbox-"
+#: Key of the sandbox's root URL in the environment mapping :func:`sandbox` yields.
+SANDBOX_URL = "EXPORT_PIPELINES_SANDBOX_URL"
 
 
 def free_port() -> int:
@@ -105,6 +105,7 @@ def sandbox(
         ]
         if missing:
             raise RuntimeError(f"the sandbox did not print {', '.join(missing)}; see {log_path}")
+        env[SANDBOX_URL] = f"http://127.0.0.1:{port}"
         yield env
 
 

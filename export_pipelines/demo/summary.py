@@ -14,7 +14,7 @@ def _seconds(job: JobRecord) -> str:
 
 
 def summary_rows(jobs: list[JobRecord], data: Path) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for job in jobs:
         parquet = data / "lake" / job.vendor / job.export / job.partition_key / "data.parquet"
         rows.append(

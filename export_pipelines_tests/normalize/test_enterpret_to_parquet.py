@@ -33,7 +33,12 @@ CONVERSATION = {
     "type": "RecordTypeConversation",
     "sourceTimestamp": 1721302000,
     "conversation": {
-        "conversation": {"msgs": [{"text": "hi", "actor": "user"}, {"text": "hello", "actor": "agent", "actorID": "a7"}]}
+        "conversation": {
+            "msgs": [
+                {"text": "hi", "actor": "user"},
+                {"text": "hello", "actor": "agent", "actorID": "a7"},
+            ]
+        }
     },
     "newVendorField": {"nested": [1, 2]},
 }
@@ -41,7 +46,9 @@ SURVEY = {
     "id": "s1",
     "type": "RecordTypeSurvey",
     "survey": {
-        "surveyResponse": {"responses": [{"question": "Why?", "answer": "Price", "selectedOptions": ["a", "b"]}]},
+        "surveyResponse": {
+            "responses": [{"question": "Why?", "answer": "Price", "selectedOptions": ["a", "b"]}]
+        },
         "surveyResponseEn": {"responses": [{"question": "Why?", "answer": "Price"}]},
     },
 }
@@ -82,7 +89,11 @@ def test_every_field_lands_typed_with_lineage(tmp_path: Path) -> None:
     assert review["text"] == {"text": "Отлично", "text_en": "Excellent"}
     assert review["_rescued"] is None
     conversation = rows["c1"]
-    assert conversation["conversation"]["msgs"][1] == {"text": "hello", "actor": "agent", "actor_id": "a7"}
+    assert conversation["conversation"]["msgs"][1] == {
+        "text": "hello",
+        "actor": "agent",
+        "actor_id": "a7",
+    }
     assert json.loads(conversation["_rescued"]) == {"newVendorField": {"nested": [1, 2]}}
     assert conversation["source"] is None and conversation["languages"] is None
     survey = rows["s1"]
@@ -103,7 +114,7 @@ def test_a_broken_file_leaves_the_previous_table_in_place(tmp_path: Path) -> Non
     before = good.path.read_bytes()
     broken = tmp_path / "part-1.json"
     broken.write_text('{"records": [{"id": "x"}, {"id": "y", "sourceTimestamp": ', encoding="utf-8")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="part-1.json is not a complete"):
         _write(tmp_path, [_file(tmp_path / "part-2.json", [REVIEW, SURVEY, CONVERSATION]), broken])
     assert good.path.read_bytes() == before
     assert [p.name for p in good.path.parent.iterdir()] == ["data.parquet"]

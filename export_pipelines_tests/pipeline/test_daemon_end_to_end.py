@@ -66,4 +66,6 @@ def test_the_daemon_sensor_finishes_what_the_request_started(project: Project) -
     for job in jobs:
         start = day(job.partition_key)
         path = project.data / "lake/enterpret/feedback_daily" / job.partition_key / "data.parquet"
-        assert parquet_ids(path) == expected_ids(project.sandbox, start, start.replace(day=start.day + 1))
+        assert parquet_ids(path) == expected_ids(
+            project.sandbox, start, start.replace(day=start.day + 1)
+        )

@@ -57,7 +57,10 @@ def test_materializing_the_request_twice_leaves_one_vendor_job(project: Project)
 
 def test_materialize_all_writes_exactly_the_sandbox_records(project: Project) -> None:
     result = materialize(
-        project.definitions(), project.instance(), export_keys("enterpret", "feedback_daily"), "2024-03-05"
+        project.definitions(),
+        project.instance(),
+        export_keys("enterpret", "feedback_daily"),
+        "2024-03-05",
     )
     assert result.success, failure_messages(result)
 
@@ -88,12 +91,17 @@ def test_materialize_all_writes_exactly_the_sandbox_records(project: Project) ->
 def test_a_filtered_weekly_export_holds_exactly_the_matching_records(project: Project) -> None:
     definitions = project.definitions()
     result = materialize(
-        definitions, project.instance(), export_keys("enterpret", "store_reviews_weekly"), "2024-03-03"
+        definitions,
+        project.instance(),
+        export_keys("enterpret", "store_reviews_weekly"),
+        "2024-03-03",
     )
     assert result.success, failure_messages(result)
     job = project.ledger().jobs(export="store_reviews_weekly")[0]
     filter_query = job.request_body["listRecords"]["filter"]
-    want = expected_ids(project.sandbox, day("2024-03-03"), day("2024-03-03") + timedelta(days=7), filter_query)
+    want = expected_ids(
+        project.sandbox, day("2024-03-03"), day("2024-03-03") + timedelta(days=7), filter_query
+    )
     assert want
     path = project.data / "lake/enterpret/store_reviews_weekly/2024-03-03/data.parquet"
     assert parquet_ids(path) == want
@@ -117,7 +125,10 @@ def test_a_refused_key_fails_the_request_naming_the_vendor_never_the_key(
 
 def test_raw_before_any_request_says_what_to_do(project: Project) -> None:
     result = materialize(
-        project.definitions(), project.instance(), [keys.raw_key("enterpret", "feedback_daily")], "2024-03-07"
+        project.definitions(),
+        project.instance(),
+        [keys.raw_key("enterpret", "feedback_daily")],
+        "2024-03-07",
     )
     assert not result.success
     assert "materialize enterpret/feedback_daily/request first" in failure_messages(result)
@@ -130,7 +141,10 @@ def test_expired_urls_cut_downloads_and_throttling_are_survived(project: Project
     sandbox.add_fault("enterpret", "file", status=403, times=1)
     sandbox.add_fault("enterpret", "file", cut_after_bytes=700, times=2)
     result = materialize(
-        project.definitions(), project.instance(), export_keys("enterpret", "feedback_daily"), "2024-03-08"
+        project.definitions(),
+        project.instance(),
+        export_keys("enterpret", "feedback_daily"),
+        "2024-03-08",
     )
     assert result.success, failure_messages(result)
     path = project.data / "lake/enterpret/feedback_daily/2024-03-08/data.parquet"

@@ -15,7 +15,9 @@ def test_keys_and_signed_query_strings_are_masked() -> None:
 
 
 def test_errors_redact_what_they_are_given() -> None:
-    error = AuthenticationError("enterpret", "echoed Bearer sk-9876", status=401, secrets=("sk-9876",))
+    error = AuthenticationError(
+        "enterpret", "echoed Bearer sk-9876", status=401, secrets=("sk-9876",)
+    )
     assert "sk-9876" not in str(error) and str(error).startswith("enterpret: ")
 
 

@@ -19,7 +19,10 @@ def test_running_shapes(answer: dict) -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    [{"responseFiles": ["https://f/0", "https://f/1"]}, {"isCompleted": True, "responseFiles": ["https://f/0", "https://f/1"]}],
+    [
+        {"responseFiles": ["https://f/0", "https://f/1"]},
+        {"isCompleted": True, "responseFiles": ["https://f/0", "https://f/1"]},
+    ],
 )
 def test_done_shapes_list_files_with_their_expiry(answer: dict) -> None:
     status = parse_fetch_answer(answer, fetched_at=NOW)
@@ -40,7 +43,9 @@ def test_failed_shape() -> None:
     assert status.state is RemoteState.FAILED and status.error == "quota"
 
 
-@pytest.mark.parametrize("answer", [[], "done", {"responseFiles": "https://f/0"}, {"responseFiles": [1]}])
+@pytest.mark.parametrize(
+    "answer", [[], "done", {"responseFiles": "https://f/0"}, {"responseFiles": [1]}]
+)
 def test_unexpected_shapes_are_errors_not_guesses(answer: object) -> None:
     with pytest.raises(VendorError):
         parse_fetch_answer(answer, fetched_at=NOW)

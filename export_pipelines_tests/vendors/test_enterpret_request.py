@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from export_pipelines.vendors.base import Window
 from export_pipelines.vendors.enterpret import ADAPTER
 from export_pipelines.vendors.enterpret.request import EnterpretRequest
-from export_pipelines.vendors.base import Window
 
 SEED_EXAMPLE = {
     "listRecords": {
@@ -71,7 +71,10 @@ def test_a_window_replaces_the_timerange_with_epoch_seconds() -> None:
             "listRecords.filter.operation.op",
         ),
         (
-            {"pageSize": 5, "listRecords": {"filter": {"filter": {"source": "a", "languageISO6393": "eng"}}}},
+            {
+                "pageSize": 5,
+                "listRecords": {"filter": {"filter": {"source": "a", "languageISO6393": "eng"}}},
+            },
             "exactly one of",
         ),
         ({"pageSize": 5, "listRecords": {"filter": {}}}, "exactly one of filter, operation"),
@@ -80,10 +83,16 @@ def test_a_window_replaces_the_timerange_with_epoch_seconds() -> None:
             "hasLabel",
         ),
         (
-            {"pageSize": 5, "listRecords": {"timerange": {"relative": {"unit": "Fortnight", "value": 1}}}},
+            {
+                "pageSize": 5,
+                "listRecords": {"timerange": {"relative": {"unit": "Fortnight", "value": 1}}},
+            },
             "listRecords.timerange.relative.unit",
         ),
-        ({"pageSize": 5, "listRecords": {"timerange": {"startTime": 10}}}, "both startTime and endTime"),
+        (
+            {"pageSize": 5, "listRecords": {"timerange": {"startTime": 10}}},
+            "both startTime and endTime",
+        ),
         (
             {"pageSize": 5, "listRecords": {"timerange": {"startTime": 10, "endTime": 5}}},
             "after startTime",
@@ -91,7 +100,9 @@ def test_a_window_replaces_the_timerange_with_epoch_seconds() -> None:
         (
             {
                 "pageSize": 5,
-                "listRecords": {"filter": {"filter": {"metadata": {"key": "Rating", "value": 1, "op": "NE"}}}},
+                "listRecords": {
+                    "filter": {"filter": {"metadata": {"key": "Rating", "value": 1, "op": "NE"}}}
+                },
             },
             "metadata.op",
         ),

@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from export_pipelines.vendors.base import Window
+from export_pipelines.vendors.base import Normalizer, VendorResource, Window
 from export_pipelines.vendors.enterpret.records import EnterpretNormalizer
 from export_pipelines.vendors.enterpret.request import EnterpretRequest
 from export_pipelines.vendors.enterpret.resource import EnterpretResource
@@ -12,9 +12,9 @@ from export_pipelines.vendors.enterpret.resource import EnterpretResource
 
 class EnterpretAdapter:
     name: ClassVar[str] = "enterpret"
-    resource_class = EnterpretResource
-    request_model = EnterpretRequest
-    normalizer = EnterpretNormalizer()
+    resource_class: ClassVar[type[VendorResource]] = EnterpretResource
+    request_model: ClassVar[type[BaseModel]] = EnterpretRequest
+    normalizer: ClassVar[Normalizer] = EnterpretNormalizer()
 
     def check_request(self, request: BaseModel, *, partitioned: bool) -> None:
         assert isinstance(request, EnterpretRequest)
@@ -42,7 +42,6 @@ class EnterpretAdapter:
             return True
         timerange = request.listRecords.timerange
         return timerange is not None and timerange.relative is None
-
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         # The vendor splits N records into ceil(N / pageSize) files: all full but the last.

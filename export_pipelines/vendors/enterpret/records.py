@@ -139,7 +139,9 @@ def _metadata(metadata: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]
     key_values = (metadata or {}).get("keyValues")
     if not key_values:
         return None
-    return [(key, {"s": v.get("s"), "n": v.get("n"), "b": v.get("b")}) for key, v in key_values.items()]
+    return [
+        (key, {"s": v.get("s"), "n": v.get("n"), "b": v.get("b")}) for key, v in key_values.items()
+    ]
 
 
 def record_to_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +190,12 @@ class EnterpretNormalizer:
     schema = RECORD_SCHEMA
 
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._batches(path, batch_rows)
+        except ijson.JSONError as exc:
+            raise ValueError(f"{path.name} is not a complete records document: {exc}") from None
+
+    def _batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
         rows: list[dict[str, Any]] = []
         with path.open("rb") as f:
             for record in ijson.items(f, "records.item", use_float=True):
