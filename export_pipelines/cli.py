@@ -1,6 +1,7 @@
 """The ``export-pipelines`` command: the sandbox, recurrence previews, the demo, a dev server."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -8,6 +9,11 @@ import click
 
 from export_pipelines.recurrence.preview import recurrence_cli
 from export_pipelines.sandbox.cli import sandbox
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the command like Ctrl-C does, so the processes it started are stopped too."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @click.group()
@@ -21,6 +27,7 @@ def demo(timeout: float) -> None:
     """Run every export in the catalog end to end against the sandbox, then print a summary."""
     from export_pipelines.demo.runner import run_demo
 
+    _exit_on_sigterm()
     sys.exit(run_demo(timeout_seconds=timeout))
 
 
@@ -30,6 +37,7 @@ def dev(port: int) -> None:
     """The sandbox plus ``dagster dev`` (UI on :3000), wired to each other."""
     from export_pipelines.demo import processes
 
+    _exit_on_sigterm()
     root = Path(__file__).resolve().parents[1]
     home = root / ".dagster_home" / "dev"
     home.mkdir(parents=True, exist_ok=True)

@@ -89,7 +89,6 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     common: dict[str, Any] = dict(
         partitions_def=partitions_def,
         group_name=vendor,
-        kinds={"python"},
         required_resource_keys={vendor, "ledger", "lake"},
     )
     if spec.pool:
@@ -102,6 +101,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         key=request_key,
         description=f"Submits (or adopts) the {vendor} export `{name}` for the partition's window. "
         + spec.description,
+        kinds={vendor, "api"},
         **common,
     )
     @_guarded
@@ -142,6 +142,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         key=raw_key,
         deps=[request_key],
         description=f"Every result file of the {vendor} export `{name}`, as downloaded.",
+        kinds={vendor, "files"},
         **common,
     )
     @_guarded
@@ -181,6 +182,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         deps=[raw_key],
         description=f"The {vendor} export `{name}` as typed Parquet, one file per partition. "
         + spec.description,
+        kinds={vendor, "parquet"},
         check_specs=[
             dg.AssetCheckSpec(
                 keys.ROWS_CHECK,
