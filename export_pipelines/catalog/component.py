@@ -14,9 +14,9 @@ import dagster as dg
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from export_pipelines import settings
-from export_pipelines.catalog.spec import Cadence, ExportSpec
 from export_pipelines.pipeline.assets import build_export_assets
 from export_pipelines.pipeline.sensor import build_status_sensor
+from export_pipelines.pipeline.spec import Cadence, ExportSpec
 from export_pipelines.vendors import VENDORS, adapter_for
 
 

@@ -21,6 +21,10 @@ import pyarrow.parquet as pq
 from export_pipelines.normalize.lineage import LINEAGE_FIELDS, Lineage
 
 _QUEUE_DEPTH = 4
+#: A Parquet row group closes at this many rows or this many bytes of Arrow memory, whichever comes
+#: first: large enough for efficient scans, small enough that buffering it keeps memory bounded.
+ROW_GROUP_ROWS = 100_000
+ROW_GROUP_BYTES = 32 << 20
 _DONE = object()
 
 
@@ -53,9 +57,18 @@ def write_parquet(
     def encode() -> None:
         try:
             with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                group: list[pa.RecordBatch] = []
+                rows = size = 0
                 while (item := pending.get()) is not _DONE:
                     assert isinstance(item, pa.RecordBatch)
-                    writer.write_batch(item)
+                    group.append(item)
+                    rows += item.num_rows
+                    size += item.nbytes
+                    if rows >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
+                        writer.write_table(pa.Table.from_batches(group, schema))
+                        group, rows, size = [], 0, 0
+                if group:
+                    writer.write_table(pa.Table.from_batches(group, schema))
         except BaseException as exc:  # reported to the producer below
             failure.append(exc)
             while pending.get() is not _DONE:

@@ -17,11 +17,11 @@ from typing import Any
 import dagster as dg
 import pyarrow.parquet as pq
 
-from export_pipelines.catalog.spec import ExportSpec
 from export_pipelines.lake import LakeResource
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.metadata import column_schema, markdown_preview
+from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import (
     StepFailed,
     download_files,

@@ -25,7 +25,10 @@ RELAUNCH_AFTER = timedelta(minutes=2)
 def ingest_run_request(job: JobRecord) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=keys.ingest_run_key(job.vendor, job.id),
-        asset_selection=[keys.raw_key(job.vendor, job.export), keys.table_key(job.vendor, job.export)],
+        asset_selection=[
+            keys.raw_key(job.vendor, job.export),
+            keys.table_key(job.vendor, job.export),
+        ],
         partition_key=job.partition_key if job.partitioned else None,
         tags={keys.LEDGER_JOB_TAG: str(job.id)},
     )

@@ -14,17 +14,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from export_pipelines.catalog.spec import ExportSpec
 from export_pipelines.lake import LakeResource
 from export_pipelines.ledger import FileUpdate, JobRecord, JobState, Ledger
 from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
+from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.window import Target, fingerprint
 from export_pipelines.transport import ExpiredUrlError, VendorError, download_to_file
 from export_pipelines.vendors.base import RemoteState, RemoteStatus, VendorClient, VendorResource
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 50_000
+#: Records parsed into Python objects at a time: bounds the parser's memory (about 1 MB a 100
+#: records); the writer regroups batches into larger Parquet row groups.
+BATCH_ROWS = 2_000
 
 
 class StepFailed(Exception):

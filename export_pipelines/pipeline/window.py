@@ -8,8 +8,8 @@ from typing import Any
 
 import dagster as dg
 
-from export_pipelines.catalog.spec import UNPARTITIONED_KEY, ExportSpec
 from export_pipelines.pipeline.keys import WINDOW_END_TAG, WINDOW_START_TAG
+from export_pipelines.pipeline.spec import UNPARTITIONED_KEY, ExportSpec
 from export_pipelines.vendors.base import Window
 
 

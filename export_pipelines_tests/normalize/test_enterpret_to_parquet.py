@@ -114,7 +114,7 @@ def test_a_broken_file_leaves_the_previous_table_in_place(tmp_path: Path) -> Non
     before = good.path.read_bytes()
     broken = tmp_path / "part-1.json"
     broken.write_text('{"records": [{"id": "x"}, {"id": "y", "sourceTimestamp": ', encoding="utf-8")
-    with pytest.raises(ValueError, match="part-1.json is not a complete"):
+    with pytest.raises(ValueError, match=r"part-1\.json is not a complete"):
         _write(tmp_path, [_file(tmp_path / "part-2.json", [REVIEW, SURVEY, CONVERSATION]), broken])
     assert good.path.read_bytes() == before
     assert [p.name for p in good.path.parent.iterdir()] == ["data.parquet"]
