@@ -1,0 +1,124 @@
+"""The status sensor's tick: a time budget, a fair backlog, deadlines, one run per finished job."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from export_pipelines.ledger import JobState, Ledger, LedgerResource
+from export_pipelines.pipeline import keys
+from export_pipelines.pipeline.sensor import build_status_sensor
+from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
+from export_pipelines.sandbox.server import SandboxServer
+from export_pipelines.vendors.enterpret.resource import EnterpretResource
+from export_pipelines_tests.pipeline.conftest import Project
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """Jobs here finish only when a test completes them."""
+    config = SandboxConfig(port=0, enterpret=EnterpretSandboxConfig(completion_delay_seconds=600))
+    with SandboxServer(config) as server:
+        yield server
+
+
+WINDOW = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
+
+
+def _submit(project: Project, ledger: Ledger, partition: str) -> int:
+    body = {
+        "listRecords": {"timerange": {"startTime": 1709251200, "endTime": 1709337600}},
+        "pageSize": 50,
+    }
+    job, _ = ledger.claim(
+        vendor="enterpret",
+        export="feedback_daily",
+        partition_key=partition,
+        partitioned=True,
+        window=WINDOW,
+        fingerprint=partition.ljust(64, "0"),
+        body=body,
+        window_fixed=True,
+        run_id=None,
+    )
+    query_id = project.sandbox.enterpret.submit(body).query_id
+    ledger.mark_submitted(job.id, query_id)
+    return job.id
+
+
+def _tick(project: Project, sensor: dg.SensorDefinition, **resource_overrides: object):
+    resource = EnterpretResource(
+        base_url=project.sandbox.base_url("enterpret"),
+        api_key=project.sandbox.api_key("enterpret"),
+        max_attempts=1,
+        **resource_overrides,  # type: ignore[arg-type]
+    )
+    with dg.build_sensor_context(
+        instance=project.instance(),
+        resources={"enterpret": resource, "ledger": LedgerResource()},
+        definitions=project.definitions(),
+    ) as context:
+        return sensor.evaluate_tick(context)
+
+
+def test_finished_jobs_get_one_run_request_each_and_running_ones_wait(project: Project) -> None:
+    ledger = project.ledger()
+    done = _submit(project, ledger, "2024-03-01")
+    waiting = _submit(project, ledger, "2024-03-02")
+    project.sandbox.enterpret.complete(ledger.get(done).vendor_job_id)
+    sensor = build_status_sensor("enterpret")
+
+    result = _tick(project, sensor)
+    [request] = result.run_requests
+    assert request.run_key == keys.ingest_run_key("enterpret", done)
+    assert request.partition_key == "2024-03-01"
+    assert set(request.asset_selection or []) == {
+        keys.raw_key("enterpret", "feedback_daily"),
+        keys.table_key("enterpret", "feedback_daily"),
+    }
+    assert ledger.get(done).state is JobState.COMPLETED
+    assert ledger.get(waiting).state is JobState.RUNNING
+    jobs_before = len(project.sandbox.enterpret.jobs())
+
+    again = _tick(project, sensor)
+    assert again.run_requests == [] and again.skip_message
+    assert len(project.sandbox.enterpret.jobs()) == jobs_before  # a sensor never submits
+
+
+def test_the_budget_bounds_a_tick_and_the_backlog_rotates(project: Project) -> None:
+    ledger = project.ledger()
+    job_ids = [_submit(project, ledger, f"2024-04-0{i}") for i in range(1, 5)]
+    project.sandbox.add_fault("enterpret", "fetch", delay_seconds=0.6, times=100)
+    sensor = build_status_sensor("enterpret", time_budget_seconds=1.0)
+
+    started = time.monotonic()
+    _tick(project, sensor)
+    assert time.monotonic() - started < 3.5
+    polled_first = {j for j in job_ids if ledger.get(j).polls}
+    assert 0 < len(polled_first) < len(job_ids)
+
+    _tick(project, sensor)
+    polled_second = {j for j in job_ids if ledger.get(j).polls}
+    assert polled_second > polled_first
+
+
+def test_a_job_past_its_deadline_is_marked_timed_out(project: Project) -> None:
+    ledger = project.ledger()
+    job_id = _submit(project, ledger, "2024-05-01")
+    time.sleep(1.1)
+    result = _tick(project, build_status_sensor("enterpret"), job_deadline_seconds=1.0)
+    assert result.run_requests == []
+    job = ledger.get(job_id)
+    assert job.state is JobState.TIMED_OUT and "deadline" in (job.error or "")
+
+
+def test_a_vendor_failure_is_recorded_not_launched(project: Project) -> None:
+    ledger = project.ledger()
+    job_id = _submit(project, ledger, "2024-06-01")
+    project.sandbox.enterpret.fail(ledger.get(job_id).vendor_job_id, "quota exceeded")
+    result = _tick(project, build_status_sensor("enterpret"))
+    assert result.run_requests == []
+    job = ledger.get(job_id)
+    assert job.state is JobState.FAILED and "quota exceeded" in (job.error or "")
