@@ -5,7 +5,6 @@ against the sandbox. Every vendor call goes through a ``VendorClient``; every st
 ledger, before the next step relies on it.
 """
 
-import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.window import Target, fingerprint
 from export_pipelines.transport import ExpiredUrlError, VendorError, download_to_file
 from export_pipelines.vendors.base import RemoteState, RemoteStatus, VendorClient, VendorResource
-
-log = logging.getLogger(__name__)
 
 #: Records parsed into Python objects at a time: bounds the parser's memory (about 1 MB a 100
 #: records); the writer regroups batches into larger Parquet row groups.

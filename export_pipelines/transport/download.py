@@ -86,7 +86,9 @@ def download_to_file(
                 with http.stream("GET", url, headers=request_headers) as response:
                     status = response.status_code
                     if status in (403, 410):
-                        raise ExpiredUrlError(vendor, f"file URL {where} refused with HTTP {status}")
+                        raise ExpiredUrlError(
+                            vendor, f"file URL {where} refused with HTTP {status}"
+                        )
                     if status == 416 and have:
                         # Our .part is already whole (or longer than the file): start over.
                         part.unlink(missing_ok=True)
@@ -126,7 +128,9 @@ def download_to_file(
                         vendor, f"download of {where} kept breaking ({exc}); kept {have} bytes"
                     ) from None
                 resumes += 1
-                log.warning("%s: download of %s broke at %d bytes (%s); resuming", vendor, where, have, exc)
+                log.warning(
+                    "%s: download of %s broke at %d bytes (%s); resuming", vendor, where, have, exc
+                )
                 time.sleep(retry.delay(attempts) or 0.0)
                 continue
             os.replace(part, dest)
@@ -153,5 +157,3 @@ def _expected_total(response: httpx.Response, have: int) -> int | None:
     if length and "Content-Encoding" not in response.headers:
         return int(length)
     return None
-
-

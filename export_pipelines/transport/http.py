@@ -90,7 +90,9 @@ class VendorHttp:
                         f"{method} {path} failed after {attempt} attempt(s): {type(exc).__name__}: {exc}",
                         secrets=self.secrets,
                     ) from None
-                self._sleep(attempt, None, f"{type(exc).__name__}", method, path)
+                self._pause(
+                    self.retry.delay(attempt) or 0.0, type(exc).__name__, method, path, attempt
+                )
                 continue
             if response.is_success:
                 return response
@@ -121,10 +123,6 @@ class VendorHttp:
                 status=response.status_code,
                 secrets=self.secrets,
             ) from None
-
-    def _sleep(self, attempt: int, response: httpx.Response | None, why: str, *where: str) -> None:
-        delay = self.retry.delay(attempt, response) or 0.0
-        self._pause(delay, why, where[0], where[1], attempt)
 
     def _pause(self, delay: float, why: str, method: str, path: str, attempt: int) -> None:
         log.warning(
