@@ -89,7 +89,9 @@ def test_history_files_and_ingestion_are_recorded(ledger: Ledger) -> None:
     files = [FileUpdate(f"part-{i}.json", f"http://x/{i}?sig=s", None) for i in range(2)]
     ledger.mark_completed(job.id, files, vendor_rows=None)
     for index in range(2):
-        ledger.record_download(job.id, index, local_path=f"/raw/{index}", size=10 + index, sha256="0" * 64)
+        ledger.record_download(
+            job.id, index, local_path=f"/raw/{index}", size=10 + index, sha256="0" * 64
+        )
     ledger.mark_downloaded(job.id)
     done = ledger.mark_ingested(job.id, [5, 3])
 

@@ -14,9 +14,11 @@ import dagster as dg
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from export_pipelines import settings
+from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.assets import build_export_assets
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.pipeline.spec import Cadence, ExportSpec
+from export_pipelines.recurrence import RecurrenceSpec, build_recurrence_definitions
 from export_pipelines.vendors import VENDORS, adapter_for
 
 
@@ -35,10 +37,10 @@ def _moment(value: str | None, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _request_errors(error: ValidationError) -> str:
+def _field_errors(field: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in ("request", *item["loc"]))
+        where = ".".join(str(part) for part in (field, *item["loc"]))
         lines.append(f"{where}: {item['msg']}")
     return "; ".join(lines)
 
@@ -67,7 +69,10 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
         description="The vendor's export request, in the vendor's own field names."
     )
     recurrence: dict[str, Any] | None = Field(
-        default=None, description="When to submit the export on its own (RRULE, ISO-8601, cron)."
+        default=None,
+        description="When to submit the export on its own: ``rule`` (RRULE, ISO-8601 duration, "
+        "R/<start>/<duration> or cron), ``start``, ``timezone``, ``catch_up`` (latest or all), "
+        "``max_catch_up``, ``enabled``.",
     )
 
     @field_validator("vendor")
@@ -97,7 +102,13 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
         try:
             request = adapter.request_model.model_validate(self.request)
         except ValidationError as exc:
-            raise ValueError(_request_errors(exc)) from None
+            raise ValueError(_field_errors("request", exc)) from None
+        recurrence = None
+        if self.recurrence is not None:
+            try:
+                recurrence = RecurrenceSpec.model_validate(self.recurrence)
+            except ValidationError as exc:
+                raise ValueError(_field_errors("recurrence", exc)) from None
         start = _moment(self.start, "start")
         end = _moment(self.end, "end")
         partitioned = self.partitioning != "none"
@@ -105,7 +116,9 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
             raise ValueError(f"start: a {self.partitioning} export needs its first partition")
         if not partitioned and (start or end):
             raise ValueError("start/end: only a partitioned export has partition bounds")
-        adapter.check_request(request, partitioned=partitioned)
+        adapter.check_request(
+            request, partitioned=partitioned, windowed_by_recurrence=recurrence is not None
+        )
         return ExportSpec(
             vendor=self.vendor,
             name=self.export,
@@ -116,12 +129,25 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
             timezone=self.timezone,
             pool=self.pool,
             request=request,
-            recurrence=self.recurrence,
+            recurrence=recurrence,
         )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         spec = self.to_spec()
-        return dg.Definitions(assets=build_export_assets(spec))
+        recurring: list[Any] = []
+        if spec.recurrence is not None:
+            recurring = build_recurrence_definitions(
+                name=f"{spec.vendor}__{spec.name}",
+                spec=spec.recurrence,
+                target=[keys.request_key(spec.vendor, spec.name)],
+                partitions_def=spec.partitions_def(),
+                description_extra=f"Submits the {spec.vendor} export `{spec.name}`.",
+            )
+        schedules = [d for d in recurring if isinstance(d, dg.ScheduleDefinition)]
+        sensors = [d for d in recurring if isinstance(d, dg.SensorDefinition)]
+        return dg.Definitions(
+            assets=build_export_assets(spec), schedules=schedules, sensors=sensors
+        )
 
 
 class VendorConnection(dg.Component, dg.Model, dg.Resolvable):

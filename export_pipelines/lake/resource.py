@@ -27,9 +27,7 @@ class LakeResource(dg.ConfigurableResource):
         return Path(self.root).resolve() if self.root else settings.data_dir()
 
     def raw_dir(self, vendor: str, export: str, partition: str, job_id: int) -> Path:
-        return (
-            self.root_path() / "raw" / vendor / export / _safe(partition) / f"job-{job_id:06d}"
-        )
+        return self.root_path() / "raw" / vendor / export / _safe(partition) / f"job-{job_id:06d}"
 
     def table_path(self, vendor: str, export: str, partition: str) -> Path:
         return self.root_path() / "lake" / vendor / export / _safe(partition) / "data.parquet"

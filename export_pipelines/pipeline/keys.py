@@ -2,11 +2,12 @@
 
 import dagster as dg
 
+# Run tags carrying an explicit window [start, end) for an unpartitioned export; a recurrence sets
+# them on the runs it launches, and the request asset reads them.
+from export_pipelines.recurrence.firing import WINDOW_END_TAG, WINDOW_START_TAG
+
 #: Run tag carrying the ledger job a raw+table run works on (set by the status sensor).
 LEDGER_JOB_TAG = "export_pipelines/ledger_job_id"
-#: Run tags carrying an explicit window [start, end) for an unpartitioned export (recurrences).
-WINDOW_START_TAG = "export_pipelines/window_start"
-WINDOW_END_TAG = "export_pipelines/window_end"
 
 #: Name of the asset check on every export table.
 ROWS_CHECK = "rows_match_vendor_files"
@@ -26,6 +27,9 @@ def table_key(vendor: str, export: str) -> dg.AssetKey:
 
 def status_sensor_name(vendor: str) -> str:
     return f"{vendor}_export_status"
+
+
+__all__ = ["WINDOW_END_TAG", "WINDOW_START_TAG"]
 
 
 def ingest_run_key(vendor: str, ledger_job_id: int) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import BaseModel
 
+from export_pipelines.recurrence import RecurrenceSpec
 from export_pipelines.vendors import adapter_for
 from export_pipelines.vendors.base import VendorAdapter
 
@@ -27,8 +28,7 @@ class ExportSpec:
     timezone: str
     pool: str | None
     request: BaseModel
-    #: Raw ``RecurrenceSpec`` (see ``export_pipelines.recurrence``) or None.
-    recurrence: object | None = None
+    recurrence: RecurrenceSpec | None = None
 
     @property
     def adapter(self) -> VendorAdapter:

@@ -47,7 +47,10 @@ def submit_or_adopt(
 ) -> Submission:
     """Submit the export for ``target`` unless the ledger holds an adoptable job for it."""
     adapter = spec.adapter
-    body = adapter.build_body(spec.request, target.window)
+    try:
+        body = adapter.build_body(spec.request, target.window)
+    except ValueError as exc:
+        raise StepFailed(f"{spec.vendor}/{spec.name}: {exc}") from None
     job, must_submit = ledger.claim(
         vendor=spec.vendor,
         export=spec.name,

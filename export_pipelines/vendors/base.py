@@ -112,11 +112,15 @@ class VendorAdapter(Protocol):
     request_model: ClassVar[type[BaseModel]]
     normalizer: ClassVar[Normalizer]
 
-    def check_request(self, request: BaseModel, *, partitioned: bool) -> None:
-        """Raise ValueError when the request does not fit the export's partitioning."""
+    def check_request(
+        self, request: BaseModel, *, partitioned: bool, windowed_by_recurrence: bool
+    ) -> None:
+        """Raise ValueError when the request does not fit the export's partitioning (a
+        recurrence hands an unpartitioned export the window each occurrence closes)."""
 
     def build_body(self, request: BaseModel, window: Window | None) -> dict[str, Any]:
-        """The body to submit for ``window`` (None for an unpartitioned export)."""
+        """The body to submit for ``window`` (None: the request's own time range); ValueError
+        when there is neither."""
 
     def window_is_fixed(self, request: BaseModel, window: Window | None) -> bool:
         """Whether two submissions of this body ask for the same data (no relative dates)."""

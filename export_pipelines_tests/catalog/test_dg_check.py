@@ -114,6 +114,19 @@ def _bad_project(tmp_path: Path, document: str) -> Path:
         (
             """
             type: export_pipelines.catalog.AsyncExport
+            attributes:
+              vendor: enterpret
+              export: nightly
+              partitioning: daily
+              start: "2024-01-01"
+              request: {pageSize: 5}
+              recurrence: {rule: "RRULE:FREQ=NIGHTLY", start: "2024-01-01T00:00"}
+            """,
+            ["export enterpret/nightly", "recurrence:", "invalid recurrence rule", "NIGHTLY"],
+        ),
+        (
+            """
+            type: export_pipelines.catalog.AsyncExport
             attributes: {vendor: enterpret, export: x, partitioning: fortnightly, request: {pageSize: 5}}
             """,
             ["partitioning", "'hourly', 'daily', 'weekly', 'monthly' or 'none'"],

@@ -117,9 +117,13 @@ def test_mistakes_are_named(document: dict, where: str) -> None:
 def test_partitioned_exports_refuse_their_own_timerange() -> None:
     request = EnterpretRequest.model_validate(SEED_EXAMPLE)
     with pytest.raises(ValueError, match="timerange"):
-        ADAPTER.check_request(request, partitioned=True)
+        ADAPTER.check_request(request, partitioned=True, windowed_by_recurrence=False)
+    bare = EnterpretRequest.model_validate({"pageSize": 1})
     with pytest.raises(ValueError, match="needs one"):
-        ADAPTER.check_request(EnterpretRequest.model_validate({"pageSize": 1}), partitioned=False)
+        ADAPTER.check_request(bare, partitioned=False, windowed_by_recurrence=False)
+    ADAPTER.check_request(bare, partitioned=False, windowed_by_recurrence=True)
+    with pytest.raises(ValueError, match="takes its window from its recurrence"):
+        ADAPTER.build_body(bare, None)
 
 
 def test_relative_bodies_are_not_fixed_windows() -> None:

@@ -16,7 +16,9 @@ class EnterpretAdapter:
     request_model: ClassVar[type[BaseModel]] = EnterpretRequest
     normalizer: ClassVar[Normalizer] = EnterpretNormalizer()
 
-    def check_request(self, request: BaseModel, *, partitioned: bool) -> None:
+    def check_request(
+        self, request: BaseModel, *, partitioned: bool, windowed_by_recurrence: bool
+    ) -> None:
         assert isinstance(request, EnterpretRequest)
         declared = request.listRecords.timerange
         if partitioned and declared is not None:
@@ -24,7 +26,7 @@ class EnterpretAdapter:
                 "listRecords.timerange: remove it; a partitioned export asks for its partition's "
                 "window"
             )
-        if not partitioned and declared is None:
+        if not partitioned and not windowed_by_recurrence and declared is None:
             raise ValueError(
                 "listRecords.timerange: an unpartitioned export needs one (startTime/endTime or "
                 "relative), unless a recurrence supplies the window"
@@ -33,6 +35,12 @@ class EnterpretAdapter:
     def build_body(self, request: BaseModel, window: Window | None) -> dict[str, Any]:
         assert isinstance(request, EnterpretRequest)
         if window is None:
+            if request.listRecords.timerange is None:
+                raise ValueError(
+                    "this export takes its window from its recurrence and declares no timerange; "
+                    "launch it from its schedule, or with the run tags "
+                    "export_pipelines/window_start and export_pipelines/window_end (ISO-8601)"
+                )
             return request.body(None, None)
         return request.body(window.start, window.end)
 
