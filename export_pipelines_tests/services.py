@@ -35,32 +35,30 @@ def require_postgres() -> None:
 
 
 @contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema in the ``test`` database, as a SQLAlchemy URL; dropped afterwards."""
+def _created(kind: str, prefix: str, drop_suffix: str = "") -> Iterator[str]:
+    """A throw-away PostgreSQL object (``SCHEMA`` or ``DATABASE``) named ``<prefix>_<random>``."""
     require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text(f'CREATE {kind} "{name}"'))
     try:
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+        yield name
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text(f'DROP {kind} "{name}" {drop_suffix}'))
         admin.dispose()
 
 
 @contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema in the ``test`` database, as a SQLAlchemy URL; dropped afterwards."""
+    with _created("SCHEMA", "t", "CASCADE") as schema:
+        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextmanager
 def postgres_database() -> Iterator[str]:
-    """A fresh database (for a Dagster instance, which owns its schema), as a plain URL."""
-    require_postgres()
-    name = f"ep_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    """A fresh database (for a Dagster instance, which owns its schema), as a SQLAlchemy URL."""
+    with _created("DATABASE", "ep", "WITH (FORCE)") as name:
         yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
