@@ -7,11 +7,14 @@ connection breaks (restarted from zero when the server ignores the range), and r
 ``.part`` left by a crashed run is resumed by the next attempt, even with a fresh URL.
 """
 
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +72,31 @@ def download_to_file(
     """
     retry = retry or RetryPolicy()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(dest.with_name(dest.name + ".lock")):
+        return _download(url, dest, vendor=vendor, client=client, headers=headers, retry=retry)
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One downloader per destination across processes (a UI run and a sensor-launched run may
+    download the same job at once): the second waits, then downloads onto a whole file."""
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _download(
+    url: str,
+    dest: Path,
+    *,
+    vendor: str,
+    client: httpx.Client | None,
+    headers: dict[str, str] | None,
+    retry: RetryPolicy,
+) -> DownloadedFile:
     part = dest.with_name(dest.name + ".part")
     digest, have = _hash_existing(part)
     own_client = client is None
