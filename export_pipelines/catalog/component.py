@@ -11,7 +11,7 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from export_pipelines import settings
 from export_pipelines.pipeline import keys
@@ -75,6 +75,8 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
         "``max_catch_up``, ``enabled``.",
     )
 
+    _spec: ExportSpec | None = PrivateAttr(default=None)
+
     @field_validator("vendor")
     @classmethod
     def _vendor(cls, value: str) -> str:
@@ -92,12 +94,17 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         try:
-            self.to_spec()
+            self._spec = self._build_spec()
         except ValueError as exc:
             raise ValueError(f"export {self.vendor}/{self.export}: {exc}") from None
         return self
 
     def to_spec(self) -> ExportSpec:
+        """The validated entry (built once, when the document is validated)."""
+        assert self._spec is not None, "set by validation"
+        return self._spec
+
+    def _build_spec(self) -> ExportSpec:
         adapter = adapter_for(self.vendor)
         try:
             request = adapter.request_model.model_validate(self.request)

@@ -7,7 +7,6 @@ Each child gets the environment that points the vendor resources at the sandbox;
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from export_pipelines import settings
 from export_pipelines.vendors import VENDORS
 
 #: Key of the sandbox's root URL in the environment mapping :func:`sandbox` yields.
 SANDBOX_URL = "EXPORT_PIPELINES_SANDBOX_URL"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parse_exports(text: str) -> dict[str, str]:
@@ -70,8 +61,11 @@ def stop(process: subprocess.Popen[bytes], grace_seconds: float = 15.0) -> None:
 def sandbox(
     *, log_path: Path, work_dir: Path, extra_args: list[str] | None = None
 ) -> Iterator[dict[str, str]]:
-    """Start ``export-pipelines sandbox serve`` on a free port; yield the env pointing at it."""
-    port = free_port()
+    """Start ``export-pipelines sandbox serve`` on a port it picks; yield the env pointing at it.
+
+    The sandbox binds its socket before it prints the ``export`` lines, so once every vendor's
+    lines are in its log, connections to it queue rather than fail.
+    """
     args = [
         sys.executable,
         "-m",
@@ -79,33 +73,28 @@ def sandbox(
         "sandbox",
         "serve",
         "--port",
-        str(port),
+        "0",
         "--work-dir",
         str(work_dir),
         *(extra_args or []),
     ]
+    wanted = [
+        name
+        for vendor in VENDORS
+        for name in (settings.vendor_base_url_env(vendor), settings.vendor_api_key_env(vendor))
+    ]
     with running(args, env=dict(os.environ), log_path=log_path) as process:
         deadline = time.monotonic() + 60
         while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the sandbox exited; see {log_path}")
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_sandbox/faults", timeout=1.0)
+            env = parse_exports(log_path.read_text())
+            if all(name in env for name in wanted):
                 break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the sandbox did not start; see {log_path}") from None
-                time.sleep(0.2)
-        env = parse_exports(log_path.read_text())
-        missing = [
-            name
-            for vendor in VENDORS
-            for name in (settings.vendor_base_url_env(vendor), settings.vendor_api_key_env(vendor))
-            if name not in env
-        ]
-        if missing:
-            raise RuntimeError(f"the sandbox did not print {', '.join(missing)}; see {log_path}")
-        env[SANDBOX_URL] = f"http://127.0.0.1:{port}"
+            if process.poll() is not None or time.monotonic() > deadline:
+                missing = ", ".join(name for name in wanted if name not in env)
+                raise RuntimeError(f"the sandbox did not announce {missing}; see {log_path}")
+            time.sleep(0.1)
+        base_url = env[settings.vendor_base_url_env(next(iter(VENDORS)))]
+        env[SANDBOX_URL] = base_url.rsplit("/", 1)[0]
         yield env
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -256,13 +256,13 @@ class Ledger:
                             session.flush()
                         else:
                             return _snapshot(existing), False
-                    attempts = session.scalars(
-                        select(ExportJob.id).where(
+                    earlier = session.scalar(
+                        select(func.count(ExportJob.id)).where(
                             ExportJob.vendor == vendor,
                             ExportJob.export == export,
                             ExportJob.partition_key == partition_key,
                         )
-                    ).all()
+                    )
                     job = ExportJob(
                         vendor=vendor,
                         export=export,
@@ -275,7 +275,7 @@ class Ledger:
                         window_fixed=window_fixed,
                         active_key=key,
                         state=JobState.SUBMITTING.value,
-                        attempt=len(attempts) + 1,
+                        attempt=(earlier or 0) + 1,
                         polls=0,
                         submitted_by_run=run_id,
                     )

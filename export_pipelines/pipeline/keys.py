@@ -4,7 +4,8 @@ import dagster as dg
 
 # Run tags carrying an explicit window [start, end) for an unpartitioned export; a recurrence sets
 # them on the runs it launches, and the request asset reads them.
-from export_pipelines.recurrence.firing import WINDOW_END_TAG, WINDOW_START_TAG
+from export_pipelines.recurrence.firing import WINDOW_END_TAG as WINDOW_END_TAG
+from export_pipelines.recurrence.firing import WINDOW_START_TAG as WINDOW_START_TAG
 
 #: Run tag carrying the ledger job a raw+table run works on (set by the status sensor).
 LEDGER_JOB_TAG = "export_pipelines/ledger_job_id"
@@ -27,9 +28,6 @@ def table_key(vendor: str, export: str) -> dg.AssetKey:
 
 def status_sensor_name(vendor: str) -> str:
     return f"{vendor}_export_status"
-
-
-__all__ = ["WINDOW_END_TAG", "WINDOW_START_TAG"]
 
 
 def ingest_run_key(vendor: str, ledger_job_id: int) -> str:

@@ -159,8 +159,8 @@ def download_files(
         ledger.record_download(
             job.id, index, local_path=str(got.path), size=got.bytes, sha256=got.sha256
         )
-        job = ledger.get(job.id)
         index += 1
+    job = ledger.get(job.id)
     if job.state is JobState.COMPLETED:
         job = ledger.mark_downloaded(job.id)
     return job

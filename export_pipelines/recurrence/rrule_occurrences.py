@@ -115,7 +115,8 @@ class RRuleOccurrences(OccurrenceSource):
     """Occurrences of a dateutil ``rrule`` whose DTSTART carries a `ZoneInfo`."""
 
     def __init__(self, rule: du.rrule) -> None:
-        tz = fields_of(rule).dtstart.tzinfo
+        self.parts = fields_of(rule)
+        tz = self.parts.dtstart.tzinfo
         assert isinstance(tz, ZoneInfo), "the parser attaches a ZoneInfo to DTSTART"
         self.rule = rule
         self.zone = tz
@@ -126,11 +127,11 @@ class RRuleOccurrences(OccurrenceSource):
 
     @property
     def count(self) -> int | None:
-        return fields_of(self.rule).count
+        return self.parts.count
 
     @property
     def until(self) -> datetime | None:
-        until = fields_of(self.rule).until
+        until = self.parts.until
         return until.astimezone(UTC) if until is not None else None
 
     @property
@@ -142,12 +143,12 @@ class RRuleOccurrences(OccurrenceSource):
 
     @property
     def typical_gap(self) -> timedelta:
-        return _PERIOD[fields_of(self.rule).freq] * fields_of(self.rule).interval
+        return _PERIOD[self.parts.freq] * self.parts.interval
 
     @functools.cached_property
     def _expanded(self) -> list[datetime] | None:
         """All occurrences of a COUNT rule; None for rules that can seek instead."""
-        if fields_of(self.rule).count is None:
+        if self.parts.count is None:
             return None
         return list(self._instants(self.rule, after=datetime.min.replace(tzinfo=UTC)))
 
@@ -155,7 +156,7 @@ class RRuleOccurrences(OccurrenceSource):
     def first(self) -> datetime | None:
         if self._expanded is not None:
             return self._expanded[0] if self._expanded else None
-        start = fields_of(self.rule).dtstart.astimezone(UTC)
+        start = self.parts.dtstart.astimezone(UTC)
         return next(self.after(start - self._max_disorder - timedelta(seconds=1)), None)
 
     def after(self, instant: datetime) -> Iterator[datetime]:
@@ -179,7 +180,7 @@ class RRuleOccurrences(OccurrenceSource):
             self.rule,
             dtstart=grid_start.replace(tzinfo=self.zone),
             count=None,
-            until=fields_of(self.rule).until,
+            until=self.parts.until,
         )
 
     def _instants(self, rule: du.rrule, *, after: datetime) -> Iterator[datetime]:
