@@ -9,6 +9,8 @@ from export_pipelines.transport.download import DownloadedFile, download_to_file
 from export_pipelines.transport.errors import (
     AuthenticationError,
     ExpiredUrlError,
+    OutcomeUnknown,
+    RequestNotSent,
     RequestRejected,
     TransportError,
     VendorError,
@@ -21,6 +23,8 @@ __all__ = [
     "AuthenticationError",
     "DownloadedFile",
     "ExpiredUrlError",
+    "OutcomeUnknown",
+    "RequestNotSent",
     "RequestRejected",
     "RetryPolicy",
     "TransportError",

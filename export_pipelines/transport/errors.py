@@ -21,6 +21,16 @@ class TransportError(VendorError):
     """The vendor could not be reached or the connection broke, after every retry."""
 
 
+class RequestNotSent(TransportError):
+    """The request never left this process (bad URL or header, connection refused): the vendor
+    cannot have acted on it, so a submit that fails this way can be released and tried again at once."""
+
+
+class OutcomeUnknown(TransportError):
+    """The request was sent but no complete answer came back (timeout, connection lost midway): the
+    vendor may have acted on it, so a submit that fails this way must not simply be sent again."""
+
+
 class VendorUnavailable(VendorError):
     """The vendor kept answering 429 or 5xx until the retry budget ran out."""
 

@@ -10,8 +10,9 @@ import httpx
 
 from export_pipelines.transport.errors import (
     AuthenticationError,
+    OutcomeUnknown,
+    RequestNotSent,
     RequestRejected,
-    TransportError,
     VendorUnavailable,
 )
 from export_pipelines.transport.redact import redact_text
@@ -85,7 +86,8 @@ class VendorHttp:
             except (*_CONNECT_ERRORS, *_MIDWAY_ERRORS) as exc:
                 retryable = idempotent or isinstance(exc, _CONNECT_ERRORS)
                 if not retryable or attempt >= self.retry.max_attempts:
-                    raise TransportError(
+                    error = RequestNotSent if isinstance(exc, _CONNECT_ERRORS) else OutcomeUnknown
+                    raise error(
                         self.vendor,
                         f"{method} {path} failed after {attempt} attempt(s): {type(exc).__name__}: {exc}",
                         secrets=self.secrets,
