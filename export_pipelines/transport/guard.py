@@ -56,13 +56,13 @@ def non_public(address: IPAddress) -> str | None:
     """Why ``address`` is no place for a download, or None when it is a public address."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    for flag in (
+    for flag in (  # most specific first: 127.0.0.1 is also "private"
         "is_loopback",
         "is_link_local",
+        "is_unspecified",
+        "is_multicast",
         "is_private",
         "is_reserved",
-        "is_multicast",
-        "is_unspecified",
     ):
         if getattr(address, flag):
             return flag.removeprefix("is_").replace("_", "-")
