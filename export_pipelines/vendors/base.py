@@ -113,6 +113,14 @@ class VendorResource(dg.ConfigurableResource):
     #: forever; HelloData's silent failures make this necessary).
     job_deadline_seconds: float = 6 * 60 * 60
 
+    def __init__(self, **data: Any) -> None:
+        # Recorded as config values in their own right, so that the copy Dagster builds at run
+        # time from the resolved config (values read from the environment) still knows them.
+        for name in ("base_url", "api_key"):
+            if isinstance(data.get(name), dg.EnvVar):
+                data.setdefault(f"{name}_env", data[name].env_var_name)
+        super().__init__(**data)
+
     @model_validator(mode="before")
     @classmethod
     def _checked_settings(cls, data: Any) -> Any:
@@ -126,9 +134,8 @@ class VendorResource(dg.ConfigurableResource):
         ):
             value = data.get(name)
             if isinstance(value, dg.EnvVar):
-                # Bound to the environment: checked once Dagster has read it, at run time.
-                data.setdefault(f"{name}_env", value.env_var_name)
-                continue
+                continue  # bound to the environment: checked once Dagster has read it
+
             if not isinstance(value, str):
                 continue  # a missing or non-text value gets pydantic's own (value-free) error
             problem = check(value)
