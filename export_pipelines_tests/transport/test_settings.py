@@ -5,11 +5,15 @@ value b'Bearer <the key>\\n'", which landed whole in the event log and the compu
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pytest
 from pydantic import ValidationError
 
+from export_pipelines import settings
+from export_pipelines.ledger import LedgerResource
+from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.server import SandboxServer
 from export_pipelines.vendors.enterpret.resource import EnterpretResource
@@ -127,3 +131,28 @@ def test_literal_values_are_checked_when_the_resource_is_built() -> None:
     assert "api_key has whitespace at character 16 of 16" in text
     assert "max_download_bytes must be positive" in text
     assert SECRET not in text and "/etc" not in text
+
+
+def test_a_bad_key_is_refused_when_a_sensor_builds_the_resource(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The status sensor's resources are built per tick: the same check, the same silence."""
+    monkeypatch.setenv(BASE_ENV, "http://127.0.0.1:9/enterpret")
+    monkeypatch.setenv(KEY_ENV, f"sk-live-{SECRET}\n")
+    monkeypatch.setenv(settings.LEDGER_URL_ENV, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    resource = EnterpretResource(base_url=dg.EnvVar(BASE_ENV), api_key=dg.EnvVar(KEY_ENV))
+    sensor = build_status_sensor("enterpret")
+    with (
+        pytest.raises(Exception) as error,
+        dg.build_sensor_context(
+            resources={"enterpret": resource, "ledger": LedgerResource()}
+        ) as context,
+    ):
+        sensor.evaluate_tick(context)
+    chain, seen = [], error.value
+    while seen is not None:
+        chain.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    text = "\n".join(chain)
+    assert f"api_key (environment variable {KEY_ENV}) has a line break" in text
+    assert SECRET not in text

@@ -23,7 +23,7 @@ from export_pipelines.transport import (
     TransportError,
     download_to_file,
 )
-from export_pipelines.transport.guard import non_public
+from export_pipelines.transport.guard import check_peer, non_public
 from export_pipelines_tests.transport.conftest import Served, TinyServer, answer
 
 FAST = RetryPolicy(max_attempts=2, base_delay_seconds=0.01)
@@ -179,3 +179,14 @@ def test_a_body_without_length_is_cut_at_the_cap(tiny: TinyServer, tmp_path: Pat
     with pytest.raises(DownloadTooLarge, match="max_download_bytes = 100000"):
         fetch(f"{tiny.url}/big", tmp_path / "f.json", tiny.url, max_bytes=100_000)
     assert list(tmp_path.glob("f.json*")) == []
+
+
+def test_a_connection_that_lands_on_a_non_public_address_is_refused(tiny: TinyServer) -> None:
+    """The check after connecting, for a name that resolves differently at connect time than
+    when the URL was checked (DNS rebinding): the peer address itself is checked."""
+    tiny.routes["/f"] = answer(200, b"body")
+    url = httpx.URL(f"{tiny.url}/f")
+    with httpx.Client() as client, client.stream("GET", url) as response:
+        with pytest.raises(DownloadRefused, match=r"connected to 127\.0\.0\.1 \(loopback\)"):
+            check_peer(url, response, DownloadPolicy(), vendor="enterpret")
+        check_peer(url, response, DownloadPolicy.for_base_url(tiny.url), vendor="enterpret")
