@@ -135,7 +135,6 @@ class VendorResource(dg.ConfigurableResource):
             value = data.get(name)
             if isinstance(value, dg.EnvVar):
                 continue  # bound to the environment: checked once Dagster has read it
-
             if not isinstance(value, str):
                 continue  # a missing or non-text value gets pydantic's own (value-free) error
             problem = check(value)
