@@ -1,7 +1,12 @@
 """Resumable, atomic, exclusive downloads against the sandbox's file server."""
 
 import hashlib
+import signal
+import subprocess
+import sys
 import threading
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ from export_pipelines.transport import (
     TransportError,
     download_to_file,
 )
-from export_pipelines_tests.transport.conftest import Served
+from export_pipelines_tests.transport.conftest import Served, TinyServer
 
 FAST = RetryPolicy(max_attempts=5, base_delay_seconds=0.01)
 
@@ -98,3 +103,69 @@ def test_concurrent_downloads_of_one_file_do_not_interleave(served: Served, tmp_
         thread.join()
     assert [r.sha256 for r in results] == [hashlib.sha256(served.expected).hexdigest()] * 3
     assert (tmp_path / "raw" / "f.json").read_bytes() == served.expected
+
+
+def test_a_download_killed_midway_resumes_from_the_bytes_on_disk(
+    tiny: TinyServer, tmp_path: Path
+) -> None:
+    """A run SIGKILLed mid-file: its .part holds what arrived, its lock dies with it, and the next
+    download asks for exactly the rest."""
+    body = bytes(range(256)) * 2000  # 512,000 bytes
+    half = 200_003
+    release = threading.Event()
+
+    def serve(handler: BaseHTTPRequestHandler) -> None:
+        wanted = handler.headers.get("Range")
+        start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
+        handler.send_response(206 if start else 200)
+        if start:
+            handler.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        handler.send_header("Content-Length", str(len(body) - start))
+        handler.end_headers()
+        if start:
+            handler.wfile.write(body[start:])
+            return
+        handler.wfile.write(body[:half])
+        handler.wfile.flush()
+        release.wait(60)  # hold the rest until the downloader is dead
+
+    tiny.routes["/f.json"] = serve
+    dest, locks = tmp_path / "raw" / "f.json", tmp_path / "locks"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path;"
+            "from export_pipelines.transport import DownloadPolicy, download_to_file;"
+            "download_to_file(sys.argv[1], Path(sys.argv[2]), vendor='t',"
+            " policy=DownloadPolicy.for_base_url(sys.argv[1]), lock_dir=Path(sys.argv[3]))",
+            f"{tiny.url}/f.json",
+            str(dest),
+            str(locks),
+        ]
+    )
+    part = dest.with_name("f.json.part")
+    try:
+        for _ in range(600):
+            if part.exists() and part.stat().st_size == half:
+                break
+            time.sleep(0.05)
+        assert part.stat().st_size == half
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        release.set()
+
+    ranges: list[str | None] = []
+    hooks = {"request": [lambda request: ranges.append(request.headers.get("Range"))]}
+    with httpx.Client(event_hooks=hooks) as client:
+        got = download_to_file(
+            f"{tiny.url}/f.json",
+            dest,
+            vendor="t",
+            policy=DownloadPolicy.for_base_url(tiny.url),
+            lock_dir=locks,
+            client=client,
+        )
+    assert ranges == [f"bytes={half}-"]
+    assert dest.read_bytes() == body and got.sha256 == hashlib.sha256(body).hexdigest()
