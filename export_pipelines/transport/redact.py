@@ -10,11 +10,14 @@ without the surrounding whitespace that made them invalid in the first place.
 import re
 
 _URL_QUERY = re.compile(r"(https?://[^\s?#\"']+)\?[^\s#\"']*")
+#: ``scheme://user:password@`` in any URL-like text.
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/?#@\"']*@")
 MASK = "***"
 
 
 def redact_url(url: str) -> str:
-    """The URL without its query string (where signatures and tokens live)."""
+    """The URL without its query string (where signatures and tokens live) or credentials."""
+    url = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", url)
     return url.split("?", 1)[0] + ("?" + MASK if "?" in url else "")
 
 
@@ -29,4 +32,5 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         for form in _forms(secret):
             text = text.replace(form, MASK)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     return _URL_QUERY.sub(lambda m: f"{m.group(1)}?{MASK}", text)
