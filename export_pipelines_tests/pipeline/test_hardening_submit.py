@@ -122,20 +122,21 @@ def test_a_submit_timing_out_after_the_vendor_processed_it_is_not_submitted_agai
     assert "orphan" in old.history[-1][2]
 
 
-def test_a_submit_answered_500_is_ambiguous_too(project: Project) -> None:
+def test_a_submit_answered_500_after_processing_is_ambiguous_too(project: Project) -> None:
     spec, ledger, partition = _spec(), project.ledger(), "2024-03-12"
-    project.sandbox.add_fault("enterpret", "submit", status=500, times=1)
+    project.sandbox.add_fault("enterpret", "submit", status=500, times=1, after_processing=True)
     with pytest.raises(StepFailed, match="HTTP 500"):
         submit_or_adopt(
             spec, _target(partition), ledger=ledger, client=_client(project), run_id=None
         )
+    [orphan] = _wait_for_vendor_jobs(project, partition, 1)
     [job] = ledger.jobs(export="feedback_daily")
     assert job.submit_outcome is SubmitRecord.AMBIGUOUS and job.state is JobState.SUBMITTING
     with pytest.raises(StepFailed, match="may hold an orphan"):
         submit_or_adopt(
             spec, _target(partition), ledger=ledger, client=_client(project), run_id=None
         )
-    assert _vendor_jobs_for(project, partition) == []
+    assert _vendor_jobs_for(project, partition) == [orphan]
 
 
 def test_a_submit_refused_by_the_vendor_releases_the_claim(project: Project) -> None:
