@@ -46,8 +46,11 @@ class Run:
     offset: int
     #: Index in the array of the first record in ``data``.
     first_index: int
-    #: Records in ``data`` (separators + 1, blank ones included: they are errors).
-    count: int
+    #: Records in ``data`` (separators + 1, blank ones included: they are errors); None for
+    #: JSON Lines, where blank lines are allowed.
+    count: int | None
+    #: What a record is called in errors: ``record`` (array index, from 0) or ``line`` (from 1).
+    unit: str = "record"
 
     def record_spans(self) -> list[tuple[int, int]]:
         """(start, end) of every record in ``data``: used only on the rare paths."""
@@ -64,38 +67,61 @@ class _State:
         self.depth = 0
 
 
+def _without(sorted_positions: np.ndarray, drop: list[int]) -> np.ndarray:
+    keep = np.ones(sorted_positions.size, dtype=bool)
+    keep[np.searchsorted(sorted_positions, np.asarray(drop, dtype=sorted_positions.dtype))] = False
+    return sorted_positions[keep]
+
+
+def _escaped_quotes(chunk: np.ndarray, carried_backslashes: int) -> list[int]:
+    """Quotes preceded by an odd run of backslashes (few: a loop over them only)."""
+    candidates = np.flatnonzero((chunk[1:] == _QUOTE) & (chunk[:-1] == _BACKSLASH)) + 1
+    # A single backslash before the quote (the common case) escapes it; longer runs are counted.
+    single = (candidates >= 2) & (chunk[np.maximum(candidates - 2, 0)] != _BACKSLASH)
+    escaped = candidates[single].tolist()
+    for q in candidates[~single].tolist():
+        run, i = 0, q - 1
+        while i >= 0 and chunk[i] == _BACKSLASH:
+            run += 1
+            i -= 1
+        if i < 0:
+            run += carried_backslashes
+        if run % 2:
+            escaped.append(q)
+    if chunk.size and chunk[0] == _QUOTE and carried_backslashes % 2:
+        escaped.append(0)
+    return escaped
+
+
+def _in_string(chunk: np.ndarray, starts_inside: bool, carried_backslashes: int) -> np.ndarray:
+    """Per byte, the parity of unescaped quotes up to it (uint8: 1 inside a string or on its
+    closing quote), with a wrapping uint8 cumulative sum: a parity needs only the low bit."""
+    quotes = (chunk == _QUOTE).view(np.uint8)
+    escaped = _escaped_quotes(chunk, carried_backslashes)
+    if escaped:
+        quotes = quotes.copy()
+        quotes[escaped] = 0
+    parity = np.cumsum(quotes, dtype=np.uint8)
+    if starts_inside:
+        parity += 1
+    parity &= 1
+    return parity
+
+
 def _structure(chunk: np.ndarray, state: _State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of structural bytes outside strings, their byte, and the depth before each."""
-    quotes = np.flatnonzero(chunk == _QUOTE)
-    if quotes.size:
-        maybe_escaped = quotes[(quotes > 0) & (chunk[quotes - 1] == _BACKSLASH)]
-        escaped = []
-        for q in maybe_escaped.tolist():
-            run = 0
-            i = q - 1
-            while i >= 0 and chunk[i] == _BACKSLASH:
-                run += 1
-                i -= 1
-            if i < 0:
-                run += state.backslashes
-            if run % 2:
-                escaped.append(q)
-        if quotes[0] == 0 and state.backslashes % 2:
-            escaped.append(0)
-        if escaped:
-            quotes = np.setdiff1d(quotes, np.asarray(escaped, dtype=quotes.dtype))
+    parity = _in_string(chunk, state.in_string, state.backslashes)
     mask = (chunk == 123) | (chunk == 125) | (chunk == 91) | (chunk == 93) | (chunk == _COMMA)
     marks = np.flatnonzero(mask)
-    before = np.searchsorted(quotes, marks)
-    outside = (before + int(state.in_string)) % 2 == 0
-    marks = marks[outside]
+    marks = marks[parity[marks] == 0]
     chars = chunk[marks]
     delta = np.zeros(marks.size, dtype=np.int64)
     delta[(chars == 123) | (chars == 91)] = 1
     delta[(chars == 125) | (chars == 93)] = -1
     depth_after = state.depth + np.cumsum(delta)
     depth_before = depth_after - delta
-    state.in_string = bool((int(state.in_string) + quotes.size) % 2)
+    if chunk.size:
+        state.in_string = bool(parity[-1])
     if depth_after.size:
         state.depth = int(depth_after[-1])
     tail = 0
@@ -107,26 +133,15 @@ def _structure(chunk: np.ndarray, state: _State) -> tuple[np.ndarray, np.ndarray
     return marks, chars, depth_before
 
 
-def _between_tokens_newlines(run: np.ndarray, quotes_parity_start: bool) -> None:
-    """Newlines outside strings → spaces, in place (a pretty-printed document's records)."""
-    lines = np.flatnonzero((run == _NL) | (run == _CR))
-    if not lines.size:
+def _between_tokens_newlines(run: np.ndarray) -> None:
+    """Newlines outside strings → spaces, in place (a pretty-printed document's records);
+    ``run`` starts outside a string."""
+    raw = run.data
+    if b"\n" not in raw and b"\r" not in raw:
         return
-    quotes = np.flatnonzero(run == _QUOTE)
-    if quotes.size:
-        escaped_candidates = quotes[(quotes > 0) & (run[quotes - 1] == _BACKSLASH)]
-        keep = []
-        for q in escaped_candidates.tolist():
-            i, count = q - 1, 0
-            while i >= 0 and run[i] == _BACKSLASH:
-                count += 1
-                i -= 1
-            if count % 2:
-                keep.append(q)
-        if keep:
-            quotes = np.setdiff1d(quotes, np.asarray(keep, dtype=quotes.dtype))
-    inside = (np.searchsorted(quotes, lines) + int(quotes_parity_start)) % 2 == 1
-    run[lines[~inside]] = _SPACE
+    lines = np.flatnonzero((run == _NL) | (run == _CR))
+    if lines.size:
+        run[lines[_in_string(run, False, 0)[lines] == 0]] = _SPACE
 
 
 def _only_whitespace(file: str, data: bytes, start: int, position: int) -> None:
@@ -220,7 +235,7 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
                 body = np.concatenate(
                     [np.frombuffer(bytes(pending), np.uint8), chunk[run_start:run_end]]
                 )
-                _between_tokens_newlines(body, False)
+                _between_tokens_newlines(body)
                 body[seps - run_start + len(pending)] = _NL
                 blank = close_at is not None and not bytes(body).strip() and index == 0
                 if not blank:
