@@ -9,8 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from export_pipelines.normalize import Lineage, NormalizeError, write_parquet
-from export_pipelines.normalize import jsonscan
+from export_pipelines.normalize import Lineage, NormalizeError, jsonscan, write_parquet
 from export_pipelines.sandbox.enterpret.dataset import FeedbackDataset
 from export_pipelines.sandbox.enterpret.export_files import write_export
 from export_pipelines.vendors.enterpret.records import (
