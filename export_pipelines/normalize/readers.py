@@ -90,12 +90,13 @@ class TabularNormalizer:
         self.schema = table.arrow()
 
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Batches as the C readers parse them (a block of a few MB each), not cut to
+        ``batch_rows``: that bound is for rows built in Python, and cutting Arrow batches finer
+        only adds per-batch cost downstream."""
         workbook = isinstance(self.format, Xlsx)
         with open_parts(path, self.limits, workbook=workbook) as parts:
             for part in parts:
-                for batch in self._part(path, part):
-                    for start in range(0, batch.num_rows, batch_rows):
-                        yield batch.slice(start, batch_rows)
+                yield from self._part(path, part)
 
     def _csv_again(
         self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
@@ -580,6 +581,12 @@ def _cells(values: list[Any], column: Column, label: str, first: int) -> pa.Arra
 
     cleaned = [None if v == "" else v for v in values]
     t = column.type
+    if column.epoch:
+        numeric = all(v is None or isinstance(v, int | float) for v in cleaned)
+        return pa.array(
+            cleaned if numeric else [None if v is None else str(v) for v in cleaned],
+            pa.float64() if numeric else pa.string(),
+        )
     try:
         if pa.types.is_timestamp(t) and not column.epoch:
             cleaned = [
