@@ -31,6 +31,7 @@ from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
 from export_pipelines.normalize.jsonread import MixedTypes, jsonl_runs, parse_run
 from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.schema import RESCUED, Column, TableSchema
 from export_pipelines.normalize.source import DEFAULT_LIMITS, Limits, Part, open_parts
 
@@ -394,7 +395,7 @@ def _json(part: Part, table: TableSchema, fmt: Format) -> Iterator[pa.RecordBatc
     else:
         assert isinstance(fmt, JsonArray)
         runs = split_records(part.stream, part.label, fmt.key)
-    for run in runs:
+    for run in prefetch(runs):
         try:
             parsed = parse_run(run, part.label, options)
         except MixedTypes:

@@ -39,6 +39,7 @@ from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
 from export_pipelines.normalize.jsonread import MixedTypes, parse_run
 from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.source import open_parts
 
 _LANGUAGE = pa.struct([("iso6393", pa.string()), ("iso6391", pa.string()), ("source", pa.string())])
@@ -451,7 +452,7 @@ class EnterpretNormalizer:
         the old reader built in Python; Arrow-parsed runs are bounded by bytes instead."""
         with open_parts(path) as parts:
             for part in parts:
-                for run in split_records(part.stream, part.label, "records"):
+                for run in prefetch(split_records(part.stream, part.label, "records")):
                     try:
                         table = parse_run(run, part.label, _PARSE)
                     except MixedTypes:
