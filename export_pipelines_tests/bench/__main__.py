@@ -238,9 +238,6 @@ def main() -> None:
         "",
     ]
     target = ROOT / "docs" / "benchmarks.md"
-    notes = target.with_name("benchmarks-notes.md")
-    if notes.exists():
-        page += [notes.read_text(encoding="utf-8")]
     target.parent.mkdir(exist_ok=True)
     target.write_text("\n".join(page), encoding="utf-8")
     print("\n".join(page))
