@@ -3,7 +3,7 @@
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -76,8 +76,11 @@ class VendorHttp:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        accept: Collection[int] = (),
     ) -> httpx.Response:
-        """Send a request; return the 2xx response or raise a typed, redacted error."""
+        """Send a request; return the 2xx response (or one whose status is in ``accept``, for a
+        vendor whose documented non-2xx answer carries data, e.g. HiEnergy's 409 with the report
+        in flight) or raise a typed, redacted error."""
         attempt = 0
         while True:
             attempt += 1
@@ -96,7 +99,7 @@ class VendorHttp:
                     self.retry.delay(attempt) or 0.0, type(exc).__name__, method, path, attempt
                 )
                 continue
-            if response.is_success:
+            if response.is_success or response.status_code in accept:
                 return response
             if (
                 self.retry.should_retry_status(response.status_code, idempotent=idempotent)
