@@ -8,8 +8,8 @@ says it exported. A new vendor is covered as soon as it is registered and has a 
 """
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -42,7 +42,10 @@ def first_partitioned_export(vendor: str) -> ExportSpec:
     documents = yaml.safe_load_all((DEFS / vendor / "defs.yaml").read_text())
     for document in documents:
         attributes = document["attributes"]
-        if document["type"].endswith("AsyncExport") and attributes.get("partitioning", "none") != "none":
+        if (
+            document["type"].endswith("AsyncExport")
+            and attributes.get("partitioning", "none") != "none"
+        ):
             return AsyncExport.model_validate(attributes).to_spec()
     raise AssertionError(f"the {vendor} catalog has no partitioned export")
 

@@ -103,7 +103,10 @@ def test_an_identical_request_after_completion_is_deduped(sandbox: SandboxServer
             RemoteState.COMPLETED
         )
         reordered = client.create(
-            {"search_params": _body("2024-03-07")["search_params"], "report_type": "advertisers_csv"}
+            {
+                "search_params": _body("2024-03-07")["search_params"],
+                "report_type": "advertisers_csv",
+            }
         )
         assert reordered.outcome == "deduped"
 
@@ -111,14 +114,17 @@ def test_an_identical_request_after_completion_is_deduped(sandbox: SandboxServer
 def test_a_chunked_report_lists_its_parts_in_order_with_growing_progress(
     sandbox: SandboxServer,
 ) -> None:
-    body = {"report_type": "clicks_details_excel", "search_params": {"start_date": "2024-03-01", "end_date": "2024-04-01"}}
+    body = {
+        "report_type": "clicks_details_excel",
+        "search_params": {"start_date": "2024-03-01", "end_date": "2024-04-01"},
+    }
     seen: list[tuple[int, int]] = []
     with _client(sandbox) as client:
         report_id = str(client.create(body).report.id)
         status = client.status(report_id)
         while status.state is RemoteState.RUNNING:
-            if "total_parts" in status.detail:
-                seen.append((status.detail["parts_ready"], status.detail["total_parts"]))
+            if status.progress is not None:
+                seen.append(status.progress)
             time.sleep(0.05)
             status = client.status(report_id)
         parent = client.report(report_id)
@@ -149,13 +155,17 @@ def test_a_submit_whose_answer_was_lost_is_found_in_the_list(held: SandboxServer
         assert client.find_submitted(body, started) is None
         made = client.create(body)
         found = client.find_submitted(body, started)
-        assert found is not None and found.report.id == made.report.id
+        assert found is not None and found.vendor_job_id == str(made.report.id)
+        assert found.outcome == "adopted"
         assert client.find_submitted(_body("2024-03-09", network="CJ"), started) is None
         assert client.find_submitted(body, started + timedelta(hours=1)) is None
 
 
 def test_a_wrong_key_is_an_authentication_error_without_the_key(sandbox: SandboxServer) -> None:
-    with pytest.raises(AuthenticationError) as error, _client(sandbox, "he-secret-key-42") as client:
+    with (
+        pytest.raises(AuthenticationError) as error,
+        _client(sandbox, "he-secret-key-42") as client,
+    ):
         client.create(_body("2024-03-04"))
     assert error.value.status == 401
     assert "hienergy" in str(error.value) and "he-secret-key-42" not in str(error.value)

@@ -6,29 +6,25 @@ Each of the four report types is its own table with its own declared schema
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
-
-from export_pipelines.vendors.base import Normalizer, VendorResource, Window
+from export_pipelines.vendors.base import Normalizer, VendorAdapter, VendorResource, Window
 from export_pipelines.vendors.hienergy.records import NORMALIZERS
 from export_pipelines.vendors.hienergy.request import WINDOW_KEYS, HiEnergyRequest
 from export_pipelines.vendors.hienergy.resource import HiEnergyResource
 
 
-class HiEnergyAdapter:
+class HiEnergyAdapter(VendorAdapter[HiEnergyRequest]):
     name: ClassVar[str] = "hienergy"
     resource_class: ClassVar[type[VendorResource]] = HiEnergyResource
-    request_model: ClassVar[type[BaseModel]] = HiEnergyRequest
+    request_model = HiEnergyRequest
     #: The advertisers table's; every report type has its own (:meth:`normalizer_for`).
     normalizer: ClassVar[Normalizer] = NORMALIZERS["advertisers_csv"]
 
-    def normalizer_for(self, request: BaseModel) -> Normalizer:
-        assert isinstance(request, HiEnergyRequest)
+    def normalizer_for(self, request: HiEnergyRequest) -> Normalizer:
         return NORMALIZERS[request.report_type]
 
     def check_request(
-        self, request: BaseModel, *, partitioned: bool, windowed_by_recurrence: bool
+        self, request: HiEnergyRequest, *, partitioned: bool, windowed_by_recurrence: bool
     ) -> None:
-        assert isinstance(request, HiEnergyRequest)
         if (partitioned or windowed_by_recurrence) and request.declares_window:
             keys = ", ".join(
                 f"search_params.{k}" for k in WINDOW_KEYS if k in request.search_params
@@ -37,14 +33,13 @@ class HiEnergyAdapter:
                 f"{keys}: remove it; a partitioned or recurring export asks for its own window"
             )
 
-    def build_body(self, request: BaseModel, window: Window | None) -> dict[str, Any]:
-        assert isinstance(request, HiEnergyRequest)
+    def build_body(self, request: HiEnergyRequest, window: Window | None) -> dict[str, Any]:
         # No window: the report as declared (HiEnergy needs no time range).
         if window is None:
             return request.body(None, None)
         return request.body(window.start, window.end)
 
-    def window_is_fixed(self, request: BaseModel, window: Window | None) -> bool:
+    def window_is_fixed(self, request: HiEnergyRequest, window: Window | None) -> bool:
         # HiEnergy documents no relative dates: the same body asks for the same report.
         return True
 

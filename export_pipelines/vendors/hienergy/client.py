@@ -17,13 +17,19 @@ Vendor quirks handled here:
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from export_pipelines.decisions import hienergy as decided
 from export_pipelines.transport import RetryPolicy, VendorError, VendorHttp
-from export_pipelines.vendors.base import RemoteFile, RemoteState, RemoteStatus
+from export_pipelines.vendors.base import (
+    RemoteFile,
+    RemoteState,
+    RemoteStatus,
+    SubmitOutcome,
+    Submitted,
+)
 from export_pipelines.vendors.hienergy.reports import (
     VENDOR,
     ExportReport,
@@ -44,8 +50,8 @@ class CreateAnswer:
     """What ``POST /exports`` said: the report and whether it is new, in flight or reused."""
 
     report: ExportReport
-    #: ``created`` (201), ``adopted`` (409: identical report in flight), ``deduped`` (200 reuse).
-    outcome: str
+    #: created (201), adopted (409: an identical report in flight), deduped (200: a reuse).
+    outcome: SubmitOutcome
 
 
 def file_suffix(report_type: str) -> str:
@@ -86,6 +92,9 @@ def same_parameters(report: ExportReport, body: dict[str, Any]) -> bool:
 
 
 class HiEnergyClient:
+    #: The list endpoint shows the caller's recent reports, so a lost answer can be looked up.
+    can_find_submitted: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -127,10 +136,10 @@ class HiEnergyClient:
         answer = _json(response, where)
         report = parse_report(envelope(answer, "export", where=where), where=where)
         if response.status_code == decided.IN_FLIGHT_STATUS:
-            return CreateAnswer(report, "adopted")
+            return CreateAnswer(report, SubmitOutcome.ADOPTED)
         if isinstance(answer, dict) and answer.get("deduped") is True:
-            return CreateAnswer(report, "deduped")
-        return CreateAnswer(report, "created")
+            return CreateAnswer(report, SubmitOutcome.DEDUPED)
+        return CreateAnswer(report, SubmitOutcome.CREATED)
 
     def report(self, report_id: int | str) -> ExportReport:
         where = f"GET {EXPORTS_PATH}/{report_id}"
@@ -175,8 +184,8 @@ class HiEnergyClient:
 
     # --- the pipeline's protocol ------------------------------------------------------------
 
-    def submit(self, body: dict[str, Any]) -> str:
-        return str(self.create(body).report.id)
+    def submit(self, body: dict[str, Any]) -> Submitted:
+        return self._submitted(self.create(body))
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         return self.status_of(self.report(vendor_job_id), fetched_at=datetime.now(UTC))
@@ -185,25 +194,26 @@ class HiEnergyClient:
         """Map a report onto running / completed (with its files) / failed."""
         progress = report.progress
         detail: dict[str, Any] = {"status": report.status}
-        if progress is not None:
-            detail.update(parts_ready=progress[0], total_parts=progress[1])
         if report.status == "failed":
             return RemoteStatus(
                 RemoteState.FAILED,
                 error=f"report {report.id}: {report.error_message or 'failed without a message'}",
                 detail=detail,
+                progress=progress,
             )
         if report.status != "completed":
-            return RemoteStatus(RemoteState.RUNNING, detail=detail)
+            return RemoteStatus(RemoteState.RUNNING, detail=detail, progress=progress)
         if report.chunked_export:
             files = self._part_files(report, fetched_at)
         else:
             files = (self._file(report, report, 0, fetched_at),)
-        return RemoteStatus(RemoteState.COMPLETED, files=files, detail=detail)
+        return RemoteStatus(RemoteState.COMPLETED, files=files, detail=detail, progress=progress)
 
-    def find_submitted(
-        self, body: dict[str, Any], submitted_after: datetime
-    ) -> CreateAnswer | None:
+    def find_submitted(self, body: dict[str, Any], submitted_after: datetime) -> Submitted | None:
+        found = self.find_created(body, submitted_after)
+        return self._submitted(found) if found is not None else None
+
+    def find_created(self, body: dict[str, Any], submitted_after: datetime) -> CreateAnswer | None:
         """The report a submit made when its answer was lost: same report type and parameters,
         created after the submit began; None when the vendor lists none."""
         since = submitted_after - CLOCK_SKEW
@@ -219,10 +229,16 @@ class HiEnergyClient:
         if not matches:
             return None
         # Oldest first: a later identical report can only be a dedupe or a 409 of the same one.
-        return CreateAnswer(min(matches, key=lambda r: r.id), "adopted")
+        return CreateAnswer(min(matches, key=lambda r: r.id), SubmitOutcome.ADOPTED)
 
     def download_headers(self, url: str) -> dict[str, str]:
         return {}  # presigned S3-style URLs: the API key must not travel to the file host
+
+    def _submitted(self, answer: CreateAnswer) -> Submitted:
+        """The protocol's answer; what the report already says rides along (a deduped report is
+        complete, so its files are known without a poll)."""
+        status = self.status_of(answer.report, fetched_at=datetime.now(UTC))
+        return Submitted(str(answer.report.id), answer.outcome, status)
 
     # --- files ------------------------------------------------------------------------------
 
