@@ -106,3 +106,15 @@ def test_windows_are_utc_dates_even_from_another_zone() -> None:
         "2024-03-04",
         "2024-03-05",
     )
+
+
+def test_only_a_closed_date_window_makes_a_report_repeatable() -> None:
+    window = _window("2024-03-04T00:00:00+00:00", "2024-03-05T00:00:00+00:00")
+    current = HiEnergyRequest(report_type="hot_advertisers_excel")
+    closed = HiEnergyRequest(
+        report_type="deals_excel",
+        search_params={"start_date": "2024-01-01", "end_date": "2024-02-01"},
+    )
+    assert ADAPTER.window_is_fixed(current, window)
+    assert not ADAPTER.window_is_fixed(current, None)
+    assert ADAPTER.window_is_fixed(closed, None)

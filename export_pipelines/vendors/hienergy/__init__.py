@@ -40,8 +40,11 @@ class HiEnergyAdapter(VendorAdapter[HiEnergyRequest]):
         return request.body(window.start, window.end)
 
     def window_is_fixed(self, request: HiEnergyRequest, window: Window | None) -> bool:
-        # HiEnergy documents no relative dates: the same body asks for the same report.
-        return True
+        # A report without a closed date window is the vendor's data as it stands at submit time
+        # (today's hot advertisers): a later launch must ask again rather than adopt the old one.
+        if window is not None:
+            return True
+        return all(request.search_params.get(key) is not None for key in WINDOW_KEYS)
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         # A chunked report's parts each hold rows (an empty report is one file, not parts).
