@@ -116,7 +116,7 @@ def test_a_chunked_report_lists_its_parts_in_order_with_growing_progress(
 ) -> None:
     body = {
         "report_type": "clicks_details_excel",
-        "search_params": {"start_date": "2024-03-01", "end_date": "2024-04-01"},
+        "search_params": {"start_date": "2024-03-01", "end_date": "2024-03-02"},
     }
     seen: list[tuple[int, int]] = []
     with _client(sandbox) as client:
