@@ -13,6 +13,7 @@ C. a resubmission inside the dedupe window (the vendor reuses its finished repor
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -82,7 +83,7 @@ def _wait_ingested(ledger: Ledger, job_ids: list[int], daemon: object, log: str)
     jobs = [ledger.get(job_id) for job_id in job_ids]
     assert all(j.state is JobState.INGESTED for j in jobs), (
         [(j.export, j.state.value, j.error) for j in jobs],
-        open(log).read()[-3000:],
+        Path(log).read_text()[-3000:],
     )
     return jobs
 
