@@ -31,6 +31,7 @@ from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
 from export_pipelines.normalize.jsonread import MixedTypes, jsonl_runs, parse_run
 from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.schema import RESCUED, Column, TableSchema
 from export_pipelines.normalize.source import DEFAULT_LIMITS, Limits, Part, open_parts
 
@@ -90,17 +91,33 @@ class TabularNormalizer:
         self.schema = table.arrow()
 
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Batches as the C readers parse them (a block of a few MB each), not cut to
+        ``batch_rows``: that bound is for rows built in Python, and cutting Arrow batches finer
+        only adds per-batch cost downstream."""
         workbook = isinstance(self.format, Xlsx)
         with open_parts(path, self.limits, workbook=workbook) as parts:
             for part in parts:
-                for batch in self._part(path, part):
-                    for start in range(0, batch.num_rows, batch_rows):
-                        yield batch.slice(start, batch_rows)
+                yield from self._part(path, part)
+
+    def _csv_again(
+        self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
+    ) -> Iterator[pa.RecordBatch]:
+        with open_parts(path, self.limits) as parts:
+            for part in parts:
+                if part.label == label:
+                    yield from _csv(part, self.table, fmt, as_text={failed.key}, skip=failed.rows)
+                    raise failed.error
+        raise failed.error
 
     def _part(self, path: Path, part: Part) -> Iterator[pa.RecordBatch]:
         fmt = self.format
         if isinstance(fmt, Csv):
-            yield from _csv(part, self.table, fmt)
+            try:
+                yield from _csv(part, self.table, fmt)
+            except _CsvConversion as failed:
+                # Rare path: pyarrow names neither the row nor (usefully) the value. Read the
+                # part again with that column as text; the conversion then names the row.
+                yield from self._csv_again(path, part.label, fmt, failed)
         elif isinstance(fmt, Xml):
             yield from _xml(part, self.table, fmt)
         elif isinstance(fmt, Xlsx):
@@ -242,7 +259,19 @@ def _unique(names: list[str]) -> list[str]:
     return keys
 
 
-def _csv(part: Part, table: TableSchema, fmt: Csv) -> Iterator[pa.RecordBatch]:
+class _CsvConversion(Exception):
+    def __init__(self, key: str, rows: int, error: NormalizeError) -> None:
+        self.key, self.rows, self.error = key, rows, error
+
+
+def _csv(
+    part: Part,
+    table: TableSchema,
+    fmt: Csv,
+    as_text: frozenset[str] | set[str] = frozenset(),
+    skip: int = 0,
+) -> Iterator[pa.RecordBatch]:
+    """``skip``: rows already yielded by a first pass (read again, not yielded twice)."""
     head = part.stream.read(1 << 20)
     keys = _unique(_header(head, fmt, part.label))
     missing = [c.source or c.name for c in table.columns if c.key not in keys]
@@ -260,20 +289,30 @@ def _csv(part: Part, table: TableSchema, fmt: Csv) -> Iterator[pa.RecordBatch]:
         )
     by_key = {c.key: c for c in table.columns}
     types = {
-        key: pa.string() if key not in by_key or by_key[key].epoch else by_key[key].type
+        key: pa.string()
+        if key not in by_key or by_key[key].epoch or key in as_text
+        else by_key[key].type
         for key in keys
     }
-    reader = _open_csv(io.BufferedReader(_Prefixed(head, part.stream), 1 << 20), keys, types, fmt)
+    stream = io.BufferedReader(_Prefixed(head, part.stream), 1 << 20)
+    reader: pcsv.CSVStreamingReader | None = None
     row = 1
     while True:
         try:
+            if reader is None:
+                reader = _open_csv(stream, keys, types, fmt)
             batch = reader.read_next_batch()
         except StopIteration:
             break
         except pa.ArrowInvalid as exc:
-            raise _csv_error(part.label, str(exc), keys, by_key, row) from None
+            error, key = _csv_error(part.label, str(exc), keys, by_key, row)
+            if key is None or key in as_text:
+                raise error from None
+            raise _CsvConversion(key, row - 1, error) from None
         raw = pa.Table.from_batches([batch])
-        yield conform(raw, table, part.label, row, "row", _rescue_columns(raw, extras))
+        converted = conform(raw, table, part.label, row, "row", _rescue_columns(raw, extras))
+        if row - 1 + batch.num_rows > skip:
+            yield converted.slice(max(0, skip - (row - 1)))
         row += batch.num_rows
 
 
@@ -301,13 +340,13 @@ def _open_csv(
 
 def _csv_error(
     label: str, message: str, keys: list[str], by_key: dict[str, Column], row: int
-) -> NormalizeError:
+) -> tuple[NormalizeError, str | None]:
     """pyarrow names the column by number and the block's rows not at all: say it plainly."""
     import re
 
     match = re.match(r"In CSV column #(\d+): (.*)", message, re.DOTALL)
     if not match:
-        return NormalizeError(label, f"after row {row - 1}", reason=message)
+        return NormalizeError(label, f"from row {row} on", reason=message), None
     key = keys[int(match.group(1))]
     column = by_key[key].name if key in by_key else key
     bad = re.search(r"invalid value '(.*)'", match.group(2))
@@ -317,7 +356,7 @@ def _csv_error(
         reason = (
             f"{shown(bad.group(1))} does not fit {by_key[key].type if key in by_key else 'string'}"
         )
-    return NormalizeError(label, where, column, reason=reason)
+    return NormalizeError(label, where, column, reason=reason), key
 
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -356,7 +395,7 @@ def _json(part: Part, table: TableSchema, fmt: Format) -> Iterator[pa.RecordBatc
     else:
         assert isinstance(fmt, JsonArray)
         runs = split_records(part.stream, part.label, fmt.key)
-    for run in runs:
+    for run in prefetch(runs):
         try:
             parsed = parse_run(run, part.label, options)
         except MixedTypes:
@@ -543,6 +582,12 @@ def _cells(values: list[Any], column: Column, label: str, first: int) -> pa.Arra
 
     cleaned = [None if v == "" else v for v in values]
     t = column.type
+    if column.epoch:
+        numeric = all(v is None or isinstance(v, int | float) for v in cleaned)
+        return pa.array(
+            cleaned if numeric else [None if v is None else str(v) for v in cleaned],
+            pa.float64() if numeric else pa.string(),
+        )
     try:
         if pa.types.is_timestamp(t) and not column.epoch:
             cleaned = [

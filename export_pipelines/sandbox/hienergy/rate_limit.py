@@ -25,11 +25,16 @@ class Quota:
     reset_at: float
     allowed: bool
 
+    @property
+    def reset_epoch(self) -> int:
+        """The whole epoch second the window ends (rounded up: never earlier than the truth)."""
+        return math.ceil(self.reset_at)
+
     def headers(self) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
+            "X-RateLimit-Reset": str(self.reset_epoch),
         }
 
     def retry_after(self, now: float) -> str:

@@ -124,7 +124,7 @@ class HiEnergyApi:
                     "rate_limited",
                     f"rate limit of {quota.limit} requests per "
                     f"{self.limiter.window_seconds} s exceeded",
-                    {"limit": quota.limit, "reset_at": int(quota.reset_at)},
+                    {"limit": quota.limit, "reset_at": quota.reset_epoch},
                 )
                 retry = quota.retry_after(self.limiter.clock())
                 return error_response(limited, request_id, {**headers, "Retry-After": retry})
