@@ -507,3 +507,17 @@ def test_faults_on_create_status_list_and_file(
     assert bytes(received) == whole[:100]
     rest = httpx.get(url, headers={"Range": "bytes=100-"})
     assert rest.status_code == 206 and bytes(received) + rest.content == whole
+
+
+def test_a_report_matching_nothing_is_one_file_with_only_the_header(
+    api: httpx.Client, control: httpx.Client
+) -> None:
+    search = {"advertiser_id": 1}  # ids start at 1000
+    report = create(api, {"report_type": "advertisers_csv", "search_params": search})
+    complete(control, report["id"])
+    export = get(api, report["id"])
+    assert export["chunked_export"] is False and export["progress"] is None
+    (content,) = files_of(api, report["id"])
+    header = ",".join(name for name, _ in hienergy.COLUMNS["advertisers_csv"])
+    assert content.decode() == header + "\r\n"
+    assert control.get(f"/reports/{report['id']}").json()["row_count"] == 0

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import httpx
 
 from export_pipelines.decisions import hienergy as decided
-from export_pipelines.transport import RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport import DownloadPolicy, RetryPolicy, VendorError, VendorHttp
 from export_pipelines.vendors.base import (
     RemoteFile,
     RemoteState,
@@ -102,7 +102,10 @@ class HiEnergyClient:
         api_key: str,
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
+        download_policy: DownloadPolicy | None = None,
     ) -> None:
+        #: Where part URLs may point (presigned hosts, the configured API host) and how big.
+        self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
         self._http = VendorHttp(
             vendor=VENDOR,
             base_url=base_url,

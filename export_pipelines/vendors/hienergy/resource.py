@@ -15,4 +15,5 @@ class HiEnergyResource(VendorResource):
             api_key=self.api_key,
             timeout_seconds=self.timeout_seconds,
             retry=RetryPolicy(max_attempts=self.max_attempts),
+            download_policy=self.download_policy(),
         )
