@@ -88,6 +88,8 @@ def test_submit_status_download_normalize_equals_the_generator(
                 f.url,
                 tmp_path / "raw" / f.name,
                 vendor=vendor,
+                policy=client.download_policy,
+                lock_dir=tmp_path / "locks",
                 headers=client.download_headers(f.url),
             ).path
             for f in status.files
