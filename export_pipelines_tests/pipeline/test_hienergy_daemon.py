@@ -19,7 +19,6 @@ import dagster as dg
 import httpx
 import pytest
 
-from export_pipelines import settings
 from export_pipelines.demo import processes
 from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys
@@ -53,13 +52,8 @@ def sandbox() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def he(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
-    for name, value in {
-        settings.vendor_base_url_env(VENDOR): project.sandbox.base_url(VENDOR),
-        settings.vendor_api_key_env(VENDOR): project.sandbox.api_key(VENDOR),
-    }.items():
-        monkeypatch.setenv(name, value)
-        project.env[name] = value
+def he(project: Project) -> Project:
+    """The project fixture (it points every registered vendor at this module's sandbox)."""
     return project
 
 

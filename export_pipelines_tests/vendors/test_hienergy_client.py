@@ -9,9 +9,15 @@ import httpx
 import pytest
 
 from export_pipelines.sandbox.server import SandboxServer
-from export_pipelines.transport import AuthenticationError, RequestRejected, RetryPolicy
+from export_pipelines.transport import (
+    AuthenticationError,
+    RequestRejected,
+    RetryPolicy,
+    VendorError,
+)
 from export_pipelines.vendors.base import RemoteState, RemoteStatus
 from export_pipelines.vendors.hienergy.client import HiEnergyClient
+from export_pipelines.vendors.hienergy.reports import parse_report
 from export_pipelines_tests.sandbox_setup import hienergy_config, sandbox_config
 
 PARTS_ROWS = 40
@@ -176,3 +182,58 @@ def test_an_unknown_report_is_rejected_naming_the_vendor_error(sandbox: SandboxS
         client.status("987654321")
     assert error.value.status == 404
     assert "/exports/987654321" in str(error.value)
+
+
+def test_a_failed_report_is_failed_with_the_vendors_message() -> None:
+    config = sandbox_config(
+        hienergy=hienergy_config(delay_seconds=0.1, fail_report_types=frozenset({"deals_excel"}))
+    )
+    with SandboxServer(config) as server, _client(server) as client:
+        report_id = str(client.create({"report_type": "deals_excel"}).report.id)
+        status = _done(client, report_id)
+    assert status.state is RemoteState.FAILED and not status.files
+    assert status.error is not None and status.error.startswith(f"report {report_id}: ")
+    assert len(status.error) > len(f"report {report_id}: ")
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"report_type": "deals_excel", "status": "pending"}, "without an integer id"),
+        ({"id": 7, "report_type": "deals_excel", "status": "queued"}, "'status' is 'queued'"),
+        (
+            {"id": 7, "report_type": "deals_excel", "status": "completed", "download_url": 5},
+            "'download_url' is int, expected str",
+        ),
+        (
+            {
+                "id": 7,
+                "report_type": "x",
+                "status": "processing",
+                "progress": {"parts_ready": 3, "total_parts": 2},
+            },
+            "says 3 of 2 parts are ready",
+        ),
+        (
+            {"id": 7, "report_type": "x", "status": "pending", "download_expires_in_seconds": True},
+            "'download_expires_in_seconds' is bool",
+        ),
+    ],
+)
+def test_a_malformed_export_object_is_an_error_naming_report_and_field(
+    raw: dict[str, object], named: str
+) -> None:
+    with pytest.raises(VendorError) as error:
+        parse_report(raw, where="GET /exports/7")
+    assert named in str(error.value) and str(error.value).startswith("hienergy: ")
+
+
+def test_a_completed_report_without_its_file_url_is_an_error(sandbox: SandboxServer) -> None:
+    report = parse_report(
+        {"id": 9, "report_type": "deals_excel", "status": "completed"}, where="GET /exports/9"
+    )
+    with (
+        pytest.raises(VendorError, match="report 9 is completed without a download_url"),
+        _client(sandbox) as client,
+    ):
+        client.status_of(report, fetched_at=datetime.now(UTC))
