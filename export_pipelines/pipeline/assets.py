@@ -173,10 +173,14 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
             job = download_files(job, spec=spec, ledger=ledger, lake=lake, client=client)
         finally:
             client.close()
+        parts = _parts_progress(job)
+        for at, detail in parts:
+            context.log.info(f"{vendor} job {job.vendor_job_id} at {at}: {detail}")
         return dg.MaterializeResult(
             metadata={
                 "vendor_job_id": job.vendor_job_id,
                 "ledger_job_id": job.id,
+                **_parts_metadata(job, parts),
                 "files": len(job.files),
                 "bytes": sum(f.bytes or 0 for f in job.files),
                 "sha256": dg.MetadataValue.json({f.name: f.sha256 for f in job.files}),
@@ -265,6 +269,26 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         )
 
     return [request, raw, table]
+
+
+def _parts_progress(job: JobRecord) -> list[tuple[str, str]]:
+    """The ``progress r/t parts`` events the status polls recorded for a job delivered in parts."""
+    return [
+        (at.isoformat(), detail)
+        for at, _, detail in job.history
+        if detail and detail.startswith("progress ")
+    ]
+
+
+def _parts_metadata(job: JobRecord, parts: list[tuple[str, str]]) -> dict[str, Any]:
+    if job.progress is None:
+        return {}
+    ready, total = job.progress
+    return {
+        "parts_ready": ready,
+        "total_parts": total,
+        "parts_progress": dg.MetadataValue.json([{"at": at, "seen": d} for at, d in parts]),
+    }
 
 
 def _rows_check(

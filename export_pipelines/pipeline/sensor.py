@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from export_pipelines.ledger import JobRecord, JobState, Ledger
+from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.steps import apply_status, past_deadline
 from export_pipelines.vendors.base import VendorClient, VendorResource
@@ -61,7 +61,10 @@ def _recover_ingests(
         attempt = max(job.ingest_attempt, 1)
         run = _latest_ingest_run(context.instance, job)
         if run is None:
-            if job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER:
+            # A job the vendor answered as already finished (a dedupe hit) was never seen
+            # finishing by a poll, so no tick launched it: launch it now, not after the grace.
+            reused = job.submit_outcome is SubmitRecord.DEDUPED
+            if reused or (job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER):
                 yield ingest_run_request(job, attempt)
             continue
         run_attempt = int(run.tags.get(keys.INGEST_ATTEMPT_TAG, "1"))

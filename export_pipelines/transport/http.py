@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -99,8 +99,11 @@ class VendorHttp:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        accept: Collection[int] = (),
     ) -> httpx.Response:
-        """Send a request; return the 2xx response or raise a typed, redacted error."""
+        """Send a request; return the 2xx response (or one whose status is in ``accept``, for a
+        vendor whose documented non-2xx answer carries data, e.g. HiEnergy's 409 with the report
+        in flight) or raise a typed, redacted error."""
         attempt = 0
         while True:
             attempt += 1
@@ -132,7 +135,7 @@ class VendorHttp:
                     f"{method} {path} failed: {type(exc).__name__}: {exc}",
                     secrets=self.secrets,
                 ) from None
-            if response.is_success:
+            if response.is_success or response.status_code in accept:
                 return response
             retryable = self.retry.should_retry_status(response.status_code, idempotent=idempotent)
             if retryable:

@@ -4,8 +4,9 @@ from typing import Any
 
 from export_pipelines.vendors.base import VendorAdapter
 from export_pipelines.vendors.enterpret import ADAPTER as ENTERPRET
+from export_pipelines.vendors.hienergy import ADAPTER as HIENERGY
 
-VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET}
+VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET, HIENERGY.name: HIENERGY}
 
 
 def adapter_for(vendor: str) -> VendorAdapter[Any]:

@@ -251,6 +251,11 @@ class VendorAdapter(ABC, Generic[RequestT]):
     def window_is_fixed(self, request: RequestT, window: Window | None) -> bool:
         """Whether two submissions of this body ask for the same data (no relative dates)."""
 
+    def normalizer_for(self, request: RequestT) -> Normalizer:
+        """The normalizer of an export's table: the vendor's one, unless its request chooses
+        among several tables (HiEnergy's report types each have their own schema)."""
+        return self.normalizer
+
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         """What is wrong with the rows counted per file, by the vendor's own rules; None if
         nothing (used by the table's row-count check). Vendors without such rules keep this."""

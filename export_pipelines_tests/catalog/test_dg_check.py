@@ -41,8 +41,17 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
             f"enterpret/{export}/raw",
             f"enterpret/{export}",
         } <= keys
-    assert [s["name"] for s in defs["sensors"]] == ["enterpret_export_status"]
-    assert {r["name"] for r in defs["resources"]} == {"enterpret", "ledger", "lake"}
+    for export in ("clicks_daily", "advertisers_monthly", "coupon_deals_weekly", "hot_advertisers"):
+        assert {
+            f"hienergy/{export}/request",
+            f"hienergy/{export}/raw",
+            f"hienergy/{export}",
+        } <= keys
+    assert [s["name"] for s in defs["sensors"]] == [
+        "enterpret_export_status",
+        "hienergy_export_status",
+    ]
+    assert {r["name"] for r in defs["resources"]} == {"enterpret", "hienergy", "ledger", "lake"}
     checks = {c["key"] for c in defs["asset_checks"]}
     assert "enterpret/feedback_daily:rows_match_vendor_files" in checks
 

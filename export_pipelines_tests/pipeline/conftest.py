@@ -13,6 +13,7 @@ from export_pipelines.ledger import Ledger
 from export_pipelines.ledger.store import default_ledger_url
 from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
 from export_pipelines.sandbox.server import SandboxServer
+from export_pipelines.vendors import VENDORS
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -54,9 +55,10 @@ def project(
     env = {
         "DAGSTER_HOME": str(home),
         settings.DATA_DIR_ENV: str(data),
-        settings.vendor_base_url_env("enterpret"): sandbox.base_url("enterpret"),
-        settings.vendor_api_key_env("enterpret"): sandbox.api_key("enterpret"),
     }
+    for vendor in VENDORS:  # every registered vendor's sensor finds its sandbox and key
+        env[settings.vendor_base_url_env(vendor)] = sandbox.base_url(vendor)
+        env[settings.vendor_api_key_env(vendor)] = sandbox.api_key(vendor)
     monkeypatch.delenv(settings.LEDGER_URL_ENV, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
