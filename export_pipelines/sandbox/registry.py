@@ -5,10 +5,10 @@ The app, the config, the serve command, the banner and the demo's verifier all r
 
 from typing import Any
 
-from export_pipelines.sandbox import enterpret
+from export_pipelines.sandbox import enterpret, rebilly
 from export_pipelines.sandbox.vendor import SandboxVendor
 
-VENDORS: tuple[SandboxVendor[Any, Any], ...] = (enterpret.SANDBOX_VENDOR,)
+VENDORS: tuple[SandboxVendor[Any, Any], ...] = (enterpret.SANDBOX_VENDOR, rebilly.SANDBOX_VENDOR)
 
 
 def registered(name: str) -> SandboxVendor[Any, Any]:

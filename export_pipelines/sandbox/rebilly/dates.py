@@ -38,6 +38,16 @@ def _unit(word: str) -> str | None:
     return word if word in RELATIVE_UNITS else None
 
 
+def _offset(unit: str, number: int) -> relativedelta:
+    if unit == "week":
+        return relativedelta(weeks=number)
+    if unit in ("month", "year"):
+        return relativedelta(months=number) if unit == "month" else relativedelta(years=number)
+    return relativedelta(
+        seconds=number * {"second": 1, "minute": 60, "hour": 3600, "day": 86400}[unit]
+    )
+
+
 def _absolute(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
@@ -94,7 +104,7 @@ def resolve(text: str, now: datetime) -> datetime:
         if amount is not None and i + 1 < len(words) and _unit(words[i + 1]) is not None:
             number = int(amount.group(2)) * (-1 if amount.group(1) == "-" else 1)
             unit = _unit(words[i + 1])
-            offsets.append(relativedelta(**{f"{unit}s": number}))
+            offsets.append(_offset(str(unit), number))
             i += 2
             continue
         raise DateRangeError(

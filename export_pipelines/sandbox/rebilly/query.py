@@ -114,14 +114,16 @@ def _test(spec: Field, item: str) -> Callable[[Any], bool]:
     return lambda value: _comparable(spec, value) == wanted
 
 
-def _spec(resource: str, name: str, part: str) -> Field:
-    spec = FIELDS[resource].get(field_path(name.strip()))
+def _spec(resource: str, name: str, part: str, fields: dict[str, Field] | None) -> Field:
+    spec = (FIELDS[resource] if fields is None else fields).get(field_path(name.strip()))
     if spec is None:
         raise QueryError(f"{part}: unknown field {name!r} of {resource}")
     return spec
 
 
-def compile_filter(resource: str, text: str) -> Predicate | None:
+def compile_filter(
+    resource: str, text: str, fields: dict[str, Field] | None = None
+) -> Predicate | None:
     """The predicate of a filter string, or None for an empty one."""
     conditions: list[_Condition] = []
     for clause in text.split(";"):
@@ -130,7 +132,7 @@ def compile_filter(resource: str, text: str) -> Predicate | None:
         name, colon, values = clause.partition(":")
         if not colon:
             raise QueryError(f"filter clause {clause!r} is not field:value")
-        spec = _spec(resource, name, "filter")
+        spec = _spec(resource, name, "filter", fields)
         accept: list[Callable[[Any], bool]] = []
         reject: list[Callable[[Any], bool]] = []
         for item in values.split(","):
@@ -157,7 +159,9 @@ def compile_search(resource: str, q: str) -> Predicate | None:
     )
 
 
-def parse_sort(resource: str, text: str) -> list[tuple[str, bool]]:
+def parse_sort(
+    resource: str, text: str, fields: dict[str, Field] | None = None
+) -> list[tuple[str, bool]]:
     """``"-amount,createdTime"`` → ``[("amount", True), ("createdTime", False)]`` (descending?)."""
     keys: list[tuple[str, bool]] = []
     for item in text.split(","):
@@ -165,7 +169,7 @@ def parse_sort(resource: str, text: str) -> list[tuple[str, bool]]:
         if not item:
             continue
         descending = item.startswith("-")
-        spec = _spec(resource, item.lstrip("-+"), "sort")
+        spec = _spec(resource, item.lstrip("-+"), "sort", fields)
         keys.append((spec.path, descending))
     return keys
 
@@ -190,6 +194,23 @@ class _Reversed:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Reversed) and self.value == other.value
+
+
+def sort_key(
+    fields: dict[str, Field], keys: list[tuple[str, bool]]
+) -> Callable[[Flat], tuple[Any, ...]]:
+    """The sort key of ``parse_sort``'s keys; nulls first ascending, last descending."""
+    specs = [(fields[path], descending) for path, descending in keys]
+
+    def key(record: Flat) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for spec, descending in specs:
+            value = _comparable(spec, record.get(spec.path))
+            part = (value is not None, value if value is not None else 0)
+            parts.append(_Reversed(part) if descending else part)
+        return tuple(parts)
+
+    return key
 
 
 @dataclass(frozen=True)
@@ -302,17 +323,7 @@ class RecordQuery:
         yield from ordered
 
     def _sorted(self, dataset: RebillyDataset, indices: range) -> Iterator[Flat]:
-        specs = [(FIELDS[self.resource][path], descending) for path, descending in self._sort_keys]
-
-        def key(record: Flat) -> tuple[Any, ...]:
-            parts: list[Any] = []
-            for spec, descending in specs:
-                value = _comparable(spec, record[spec.path])
-                # Nulls first ascending, last descending.
-                part = (value is not None, value if value is not None else 0)
-                parts.append(_Reversed(part) if descending else part)
-            return tuple(parts)
-
+        key = sort_key(FIELDS[self.resource], list(self._sort_keys))
         keyed = self._keyed(dataset, indices, key)
         keyed.sort(key=lambda pair: pair[0])
         for _, index in keyed:
