@@ -48,7 +48,10 @@ _INTERVAL_SECONDS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year
 
 def timestamp_text(ts: int) -> str:
     """The wire form of every timestamp: ISO-8601 UTC to the second with ``Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    moment = time.gmtime(ts)
+    # Not strftime: its %Y drops the leading zeros of years before 1000 (not RFC 3339 then).
+    year, month, day, hour, minute, second = moment[:6]
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def money(minor: int, currency: str) -> str:

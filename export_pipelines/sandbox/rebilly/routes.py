@@ -4,7 +4,8 @@ Mounted under ``/rebilly``; the base URL is ``{root}/rebilly/experimental/organi
 
 * ``POST /data-exports`` → 201, ``Location``, the DataExport; ``GET /data-exports/{id}``;
   ``GET /data-exports`` with ``limit`` (default 100, 0…1000), ``offset``, ``sort`` (default
-  ``-createdTime``), ``filter``, ``q`` (over ``name`` and ``id``) and ``Pagination-Total``,
+  ``-createdTime``), ``filter``, ``q`` (over ``name`` and ``id``; ``criteria`` is refused, 422)
+  and ``Pagination-Total``,
   ``Pagination-Limit``, ``Pagination-Offset``; ``PUT /data-exports/{id}`` → 200 while pending,
   422 after, 201 creating an export with that id; ``DELETE /data-exports/{id}`` → 204.
   ``expand=file,user`` adds ``_embedded.file`` (once completed) and ``_embedded.user``; other
@@ -254,6 +255,9 @@ class RebillyApi:
 
     async def list(self, request: Request, headers: dict[str, str]) -> Response:
         params = request.query_params
+        if params.get("criteria"):
+            refusal = InvalidRequest([("criteria", "criteria are not simulated; use filter")])
+            return invalid(refusal, request.url.path, headers)
         try:
             limit = _bounded_int(params.get("limit"), "limit", LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
             offset = _bounded_int(params.get("offset"), "offset", 0, None)
