@@ -330,7 +330,7 @@ class RebillySimulator:
                 export.updated_at = now = self.clock()
                 export.processing_until = time.monotonic() + self.config.completion_delay_seconds
                 export.resolved_at = now
-                query, start, end = export.request.query(self._now())
+                query, start, end = export.request.query(datetime.fromtimestamp(now, UTC))
                 export.window_start, export.window_end = start, end
             self._process(export, query)
         finally:
