@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from export_pipelines.sandbox import SandboxServer
-from export_pipelines.sandbox.rebilly import RebillyDataset
+from export_pipelines.sandbox.rebilly import SANDBOX_VENDOR, RebillyDataset
 from export_pipelines_tests.sandbox.test_rebilly_support import (
     KEY_HEADER,
     RECORD_COUNT,
@@ -314,3 +314,23 @@ def test_amounts_are_decimal_strings_in_the_currency_minor_unit(server: SandboxS
     assert {r["status"] for r in records} >= {"completed", "declined", "refunded"}
     refunded = [r for r in records if r["status"] == "refunded"]
     assert all(r["refundedAmount"] == r["amount"] for r in refunded)
+
+
+def test_expected_records_recompute_an_export_from_the_control_api(
+    server: SandboxServer, api: httpx.Client, control: httpx.Client
+) -> None:
+    """What the demo's verifier uses: the records of an export, rebuilt from HTTP answers only."""
+    summary, content = exported_file(
+        api,
+        control,
+        resource="invoices",
+        format="json",
+        dateRange={"start": "2024-02-01", "end": "2024-04-01"},
+        arguments={"filter": "status:paid,refunded", "sort": "-amount"},
+        fields=["amount", "status"],
+    )
+    recomputed = list(SANDBOX_VENDOR.expected_records(server.url, summary["id"], {}))
+    assert [{k: v for k, v in r.items() if k != "id"} for r in recomputed] == json.loads(content)
+    by_id = {r["id"]: r for r in every(server, "invoices")}
+    assert all(by_id[r["id"]]["amount"] == r["amount"] for r in recomputed)
+    assert len(recomputed) == summary["record_count"] > 10

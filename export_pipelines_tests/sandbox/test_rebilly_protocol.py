@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from export_pipelines.sandbox import SandboxServer
+from export_pipelines.sandbox import SandboxConfig, SandboxServer
+from export_pipelines.sandbox.cli import vendor_sections
+from export_pipelines.sandbox.rebilly import SANDBOX_VENDOR, RebillySandboxConfig
 from export_pipelines_tests.sandbox.test_rebilly_support import (
     KEY_HEADER,
     api,
@@ -360,3 +362,16 @@ def test_faults_on_the_api_routes(server: SandboxServer, api: httpx.Client) -> N
     server.add_fault("rebilly", "list", status=500)
     assert api.get("/data-exports").status_code == 500
     assert api.get("/data-exports").status_code == 200
+
+
+def test_serve_flags_set_the_rebilly_section() -> None:
+    sections = vendor_sections(
+        seed=5,
+        completion_delay=0.25,
+        flags={"rebilly_records": 500, "rebilly_records_per_file": 7},
+    )
+    config = SandboxConfig(port=0, vendors=sections).vendor_config(SANDBOX_VENDOR)
+    assert (config.seed, config.record_count, config.records_per_file) == (5, 500, 7)
+    assert config.completion_delay_seconds == 0.25
+    assert RebillySandboxConfig().records_per_file == 1_000_000
+    assert RebillySandboxConfig().signed_link_ttl_seconds == 3600

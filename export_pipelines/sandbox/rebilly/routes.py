@@ -56,7 +56,12 @@ from export_pipelines.sandbox.rebilly.query import (
     sort_key,
 )
 from export_pipelines.sandbox.rebilly.ratelimit import RateLimiter
-from export_pipelines.sandbox.rebilly.simulator import VENDOR, DataExport, RebillySimulator
+from export_pipelines.sandbox.rebilly.simulator import (
+    VENDOR,
+    DataExport,
+    ExportError,
+    RebillySimulator,
+)
 from export_pipelines.sandbox.signed_urls import UrlSigner
 
 FAULT_ROUTES = frozenset({"create", "get", "list", "update", "delete", "file", "signed-file"})
@@ -234,12 +239,12 @@ class RebillyApi:
             parsed = self.simulator.parse(await self._body(request))
         except InvalidRequest as exc:
             return invalid(exc, request.url.path, headers)
-        existing = self.simulator.get(export_id)
-        if existing is None:
+        try:
+            updated = self.simulator.update(export_id, parsed)
+        except ExportError:  # PUT is an upsert: an unknown id creates the export
             export = self.simulator.create(parsed, export_id=export_id)
             headers = {**headers, "Location": f"{self._base(request)}/data-exports/{export.id}"}
             return self._one(request, export, 201, headers)
-        updated = self.simulator.update(export_id, parsed)
         if updated is None:
             status = self.simulator.snapshot(export_id) or {"status": "deleted"}
             message = f"is {status['status']}; a data export may be changed only while pending"
