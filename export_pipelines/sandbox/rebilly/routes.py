@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from export_pipelines.decisions.rebilly import (
     API_KEY_HEADER,
     BASE_PATH_TEMPLATE,
+    DELETE_STATUS,
     FILE_DOWNLOAD_PATH,
     LINK_DOWNLOAD,
     LINK_SELF,
@@ -256,7 +257,7 @@ class RebillyApi:
         export_id = request.path_params["export_id"]
         if not self.simulator.delete(export_id):
             return problem(404, f"data export {export_id} not found", request.url.path)
-        return Response(status_code=204, headers=headers)
+        return Response(status_code=DELETE_STATUS, headers=headers)
 
     async def list(self, request: Request, headers: dict[str, str]) -> Response:
         params = request.query_params
