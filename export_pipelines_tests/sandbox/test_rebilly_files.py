@@ -7,14 +7,17 @@ mistake in the engine shows up as a difference.
 """
 
 import json
+import tracemalloc
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from export_pipelines.sandbox import SandboxServer
-from export_pipelines.sandbox.rebilly import SANDBOX_VENDOR, RebillyDataset
+from export_pipelines.sandbox.rebilly import SANDBOX_VENDOR, RebillyDataset, RecordQuery
+from export_pipelines.sandbox.rebilly.formats import write_export
 from export_pipelines_tests.sandbox.test_rebilly_support import (
     KEY_HEADER,
     RECORD_COUNT,
@@ -334,3 +337,28 @@ def test_expected_records_recompute_an_export_from_the_control_api(
     by_id = {r["id"]: r for r in every(server, "invoices")}
     assert all(by_id[r["id"]]["amount"] == r["amount"] for r in recomputed)
     assert len(recomputed) == summary["record_count"] > 10
+
+
+@pytest.mark.parametrize("export_format", ["json", "xml"])
+def test_files_are_written_streaming_in_bounded_memory(tmp_path: Path, export_format: str) -> None:
+    """Holding 4,000 records would take megabytes; streaming keeps a few records at a time."""
+    data = RebillyDataset(3, 4_000, 1704067200, 1798761600)
+    query = RecordQuery.build("transactions", "processedTime", None, None)
+    tracemalloc.start()
+    try:
+        count, path, parts = write_export(
+            query.rows(data),
+            export_format=export_format,
+            resource="transactions",
+            columns=query.columns,
+            directory=tmp_path,
+            stem="file_memory",
+            records_per_file=1_500,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (count, parts, path.name) == (4_000, 3, "file_memory.zip")
+    assert path.stat().st_size > 100_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file_memory.zip"]
+    assert peak < 1024 * 1024, f"peak {peak} bytes"
