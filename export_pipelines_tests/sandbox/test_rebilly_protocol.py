@@ -375,3 +375,20 @@ def test_serve_flags_set_the_rebilly_section() -> None:
     assert config.completion_delay_seconds == 0.25
     assert RebillySandboxConfig().records_per_file == 1_000_000
     assert RebillySandboxConfig().signed_link_ttl_seconds == 3600
+
+
+def test_an_export_runs_to_completed_by_itself_in_status_order() -> None:
+    config = rebilly_config(queued_seconds=0.3, completion_delay_seconds=0.5)
+    with SandboxServer(config) as running:
+        headers = {KEY_HEADER: running.api_key("rebilly")}
+        with httpx.Client(base_url=running.base_url("rebilly"), headers=headers) as client:
+            soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            export = create(client, **csv_export(scheduledTime=soon))
+            seen = [export["status"]]
+            deadline = time.monotonic() + 60  # a guard against hanging, not a speed check
+            while seen[-1] not in ("completed", "failed") and time.monotonic() < deadline:
+                status = get(client, export["id"])["status"]
+                if status != seen[-1]:
+                    seen.append(status)
+                time.sleep(0.02)
+            assert seen == ["pending", "queued", "processing", "completed"]
