@@ -3,7 +3,7 @@
 import threading
 from datetime import UTC, datetime
 
-from export_pipelines.ledger import FileUpdate, JobState, Ledger
+from export_pipelines.ledger import FileUpdate, JobState, Ledger, SubmitRecord
 
 WINDOW = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 
@@ -115,3 +115,18 @@ def test_in_flight_orders_least_recently_polled_first(ledger: Ledger) -> None:
     ledger.mark_submitted(b.id, "async-b")
     ledger.record_poll(a.id)
     assert [j.vendor_job_id for j in ledger.in_flight("enterpret")] == ["async-b", "async-a"]
+
+
+def test_the_submit_outcome_and_progress_changes_are_recorded(ledger: Ledger) -> None:
+    job, _ = _claim(ledger)
+    assert job.submit_outcome is None
+    job = ledger.mark_submitted(job.id, "exp-7", SubmitRecord.ADOPTED)
+    assert job.submit_outcome is SubmitRecord.ADOPTED
+    assert job.history[-1][1:] == ("running", "vendor job exp-7 (adopted)")
+
+    for progress in [(1, 4), (1, 4), (3, 4), None]:
+        ledger.record_poll(job.id, progress)
+    job = ledger.get(job.id)
+    assert job.polls == 4 and job.progress == (3, 4)
+    details = [detail for _, _, detail in job.history if detail and "progress" in detail]
+    assert details == ["progress 1/4 parts", "progress 3/4 parts"]

@@ -107,7 +107,7 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
     def _build_spec(self) -> ExportSpec:
         adapter = adapter_for(self.vendor)
         try:
-            request = adapter.request_model.model_validate(self.request)
+            request = adapter.parse_request(self.request)
         except ValidationError as exc:
             raise ValueError(_field_errors("request", exc)) from None
         recurrence = None

@@ -1,6 +1,6 @@
 """The export ledger: a durable record of every vendor job (SQLite by default, PostgreSQL by URL)."""
 
-from export_pipelines.ledger.models import FINISHED_OK, IN_FLIGHT, JobState
+from export_pipelines.ledger.models import FINISHED_OK, IN_FLIGHT, JobState, SubmitRecord
 from export_pipelines.ledger.resource import LedgerResource
 from export_pipelines.ledger.store import FileRecord, FileUpdate, JobRecord, Ledger
 
@@ -13,4 +13,5 @@ __all__ = [
     "JobState",
     "Ledger",
     "LedgerResource",
+    "SubmitRecord",
 ]

@@ -37,6 +37,15 @@ class JobState(StrEnum):
     SUPERSEDED = "superseded"  # replaced by a forced resubmission
 
 
+class SubmitRecord(StrEnum):
+    """What became of a job's submit, as far as anyone knows."""
+
+    CREATED = "created"  # the vendor created a new job
+    ADOPTED = "adopted"  # the vendor answered with its in-flight job for an identical request
+    DEDUPED = "deduped"  # the vendor reused a finished job for an identical request
+    AMBIGUOUS = "ambiguous"  # sent, no complete answer: the vendor may hold a job we cannot name
+
+
 IN_FLIGHT = (JobState.SUBMITTING, JobState.RUNNING)
 FINISHED_OK = (JobState.COMPLETED, JobState.DOWNLOADED, JobState.INGESTED)
 
@@ -103,6 +112,11 @@ class ExportJob(Base):
     vendor_rows: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     submitted_by_run: Mapped[str | None] = mapped_column(String(64))
+    #: A :class:`SubmitRecord` value; None while the submit call is in flight.
+    submit_outcome: Mapped[str | None] = mapped_column(String(16))
+    #: Parts ready and total parts, as last reported by a vendor that delivers in parts.
+    progress_ready: Mapped[int | None] = mapped_column(Integer)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
 
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

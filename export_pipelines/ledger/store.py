@@ -27,6 +27,7 @@ from export_pipelines.ledger.models import (
     JobEvent,
     JobFile,
     JobState,
+    SubmitRecord,
     utcnow,
 )
 
@@ -72,6 +73,8 @@ class JobRecord:
     error: str | None
     files: tuple[FileRecord, ...]
     history: tuple[tuple[datetime, str, str | None], ...]
+    submit_outcome: SubmitRecord | None = None
+    progress: tuple[int, int] | None = None
 
     @property
     def vendor_latency_seconds(self) -> float | None:
@@ -127,6 +130,12 @@ def _snapshot(job: ExportJob) -> JobRecord:
             for f in job.files
         ),
         history=tuple((e.at, e.state, e.detail) for e in job.events),
+        submit_outcome=SubmitRecord(job.submit_outcome) if job.submit_outcome else None,
+        progress=(
+            (job.progress_ready, job.progress_total)
+            if job.progress_ready is not None and job.progress_total is not None
+            else None
+        ),
     )
 
 
@@ -287,12 +296,16 @@ class Ledger:
                 continue  # another run claimed it between our read and insert: adopt theirs
         raise RuntimeError(f"could not claim {key} in the ledger after 3 tries")
 
-    def mark_submitted(self, job_id: int, vendor_job_id: str) -> JobRecord:
+    def mark_submitted(
+        self, job_id: int, vendor_job_id: str, outcome: SubmitRecord = SubmitRecord.CREATED
+    ) -> JobRecord:
+        """The vendor named its job: ``outcome`` says whether it created it or reused one."""
         with self._session() as session:
             job = self._job(session, job_id)
             job.vendor_job_id = vendor_job_id
             job.submitted_at = utcnow()
-            self._move(job, JobState.RUNNING, f"vendor job {vendor_job_id}")
+            job.submit_outcome = outcome.value
+            self._move(job, JobState.RUNNING, f"vendor job {vendor_job_id} ({outcome.value})")
             return _snapshot(job)
 
     def mark_failed(self, job_id: int, error: str) -> JobRecord:
@@ -311,11 +324,17 @@ class Ledger:
 
     # --- polling ----------------------------------------------------------------------------
 
-    def record_poll(self, job_id: int) -> None:
+    def record_poll(self, job_id: int, progress: tuple[int, int] | None = None) -> None:
+        """One poll of the vendor; a change of ``progress`` (parts ready, total) is an event."""
         with self._session() as session:
             job = self._job(session, job_id)
             job.polls += 1
             job.last_polled_at = utcnow()
+            if progress is not None and progress != (job.progress_ready, job.progress_total):
+                job.progress_ready, job.progress_total = progress
+                job.events.append(
+                    JobEvent(state=job.state, detail=f"progress {progress[0]}/{progress[1]} parts")
+                )
 
     def mark_completed(
         self, job_id: int, files: Sequence[FileUpdate], vendor_rows: int | None

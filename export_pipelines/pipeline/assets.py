@@ -132,6 +132,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 "action": verb,
                 "state": job.state.value,
                 "attempt": job.attempt,
+                "submit_outcome": job.submit_outcome.value if job.submit_outcome else None,
                 "window_start": job.window_start.isoformat() if job.window_start else None,
                 "window_end": job.window_end.isoformat() if job.window_end else None,
                 "fingerprint": job.fingerprint,

@@ -81,6 +81,9 @@ def build_status_sensor(
                     context.log.warning(f"polling {vendor} job {job.vendor_job_id} failed: {exc}")
                     continue
                 polled += 1
+                if status.progress is not None:
+                    ready, total = status.progress
+                    context.log.info(f"{vendor} job {job.vendor_job_id}: {ready}/{total} parts")
                 job = apply_status(ledger, job, status)
                 if job.state is JobState.COMPLETED:
                     finished += 1

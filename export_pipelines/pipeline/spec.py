@@ -31,7 +31,7 @@ class ExportSpec:
     recurrence: RecurrenceSpec | None = None
 
     @property
-    def adapter(self) -> VendorAdapter:
+    def adapter(self) -> VendorAdapter[Any]:
         return adapter_for(self.vendor)
 
     @property

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from export_pipelines.lake import LakeResource
-from export_pipelines.ledger import FileUpdate, JobRecord, JobState, Ledger
+from export_pipelines.ledger import FileUpdate, JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.window import Target, fingerprint
@@ -71,16 +71,22 @@ def submit_or_adopt(
             )
         return Submission(job, submitted=False)
     try:
-        vendor_job_id = client.submit(body)
+        submitted = client.submit(body)
     except VendorError as exc:
         ledger.mark_failed(job.id, str(exc))
         raise StepFailed(f"submitting {spec.vendor}/{spec.name} failed: {exc}") from None
-    return Submission(ledger.mark_submitted(job.id, vendor_job_id), submitted=True)
+    job = ledger.mark_submitted(
+        job.id, submitted.vendor_job_id, SubmitRecord(submitted.outcome.value)
+    )
+    if submitted.status is not None:
+        # The answer already says how the job stands (a deduped job may be complete).
+        job = apply_status(ledger, job, submitted.status)
+    return Submission(job, submitted=True)
 
 
 def apply_status(ledger: Ledger, job: JobRecord, status: RemoteStatus) -> JobRecord:
     """Record what the vendor said about a job; return the job as it now stands."""
-    ledger.record_poll(job.id)
+    ledger.record_poll(job.id, status.progress)
     if status.state is RemoteState.COMPLETED:
         files = [FileUpdate(f.name, f.url, f.expires_at) for f in status.files]
         if job.state is JobState.RUNNING:

@@ -1,12 +1,14 @@
 """The vendor registry: name → adapter. Adding a vendor is one sub-package and one line here."""
 
+from typing import Any
+
 from export_pipelines.vendors.base import VendorAdapter
 from export_pipelines.vendors.enterpret import ADAPTER as ENTERPRET
 
-VENDORS: dict[str, VendorAdapter] = {ENTERPRET.name: ENTERPRET}
+VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET}
 
 
-def adapter_for(vendor: str) -> VendorAdapter:
+def adapter_for(vendor: str) -> VendorAdapter[Any]:
     try:
         return VENDORS[vendor]
     except KeyError:

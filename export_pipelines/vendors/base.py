@@ -4,14 +4,20 @@ A vendor adapter is four things: a pydantic model of its export request (the cat
 block is validated against it, so a typo fails ``dg check defs``), a function that turns a validated
 request plus a time window into the body the vendor expects, a client that submits and polls, and a
 normalizer that turns its result files into Arrow record batches with a fixed schema.
+
+Submitting is where vendors differ most, so :class:`Submitted` says what the vendor did with a
+submit (created a job, answered with its in-flight twin, reused a finished one) and
+:meth:`VendorClient.find_submitted` finds the job after a submit whose answer was lost, where the
+vendor can be asked at all.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import dagster as dg
 import pyarrow as pa
@@ -57,13 +63,48 @@ class RemoteStatus:
     #: Rows the vendor says the export holds, where it says (Rebilly, HelloData); None otherwise.
     vendor_rows: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    #: (parts ready, total parts) of a job delivered in parts that finish one by one (HiEnergy's
+    #: chunked reports); None where the vendor says nothing of the kind.
+    progress: tuple[int, int] | None = None
+
+
+class SubmitOutcome(StrEnum):
+    """What the vendor did with a submit."""
+
+    CREATED = "created"  # a new job
+    ADOPTED = "adopted"  # its in-flight job for an identical request (HiEnergy's 409)
+    DEDUPED = "deduped"  # a finished job for an identical request (HiEnergy's dedupe window)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The vendor's answer to a submit: its job id, what it did, and what the answer already says
+    about the job (a deduped job that is already completed needs no poll)."""
+
+    vendor_job_id: str
+    outcome: SubmitOutcome = SubmitOutcome.CREATED
+    status: RemoteStatus | None = None
 
 
 class VendorClient(Protocol):
     """The calls the pipeline makes on a vendor, whatever its protocol."""
 
-    def submit(self, body: dict[str, Any]) -> str:
-        """Create the export; return the vendor's job id."""
+    #: Whether :meth:`find_submitted` can ask the vendor (it has a list endpoint, or answers an
+    #: identical submit with the existing job). False (Enterpret): a submit whose answer was lost
+    #: cannot be found again; the pipeline then refuses to resubmit on its own (docs/reliability.md).
+    can_find_submitted: ClassVar[bool]
+
+    def submit(self, body: dict[str, Any]) -> Submitted:
+        """Create the export (or let the vendor adopt or dedupe it); say what the vendor did.
+
+        Raises ``RequestNotSent`` when the request never left, ``OutcomeUnknown`` when it was sent
+        and no complete answer came back: the vendor may hold a job nobody knows the id of.
+        """
+
+    def find_submitted(self, body: dict[str, Any], submitted_after: datetime) -> Submitted | None:
+        """After an ambiguous submit: the vendor's job for ``body`` created at or after
+        ``submitted_after``, or None when the vendor holds none. Only called when
+        :attr:`can_find_submitted` is True; others raise ``NotImplementedError``."""
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         """Ask the vendor how the job is doing; completed jobs list fresh file URLs."""
@@ -104,27 +145,43 @@ class Normalizer(Protocol):
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]: ...
 
 
-class VendorAdapter(Protocol):
-    """The one object per vendor that the catalog and the pipeline use."""
+RequestT = TypeVar("RequestT", bound=BaseModel)
+
+
+class VendorAdapter(ABC, Generic[RequestT]):
+    """The one object per vendor that the catalog and the pipeline use.
+
+    Generic over the vendor's request model: the catalog validates the ``request`` block into
+    ``request_model`` once, so the methods below receive that model and need no type checks.
+    """
 
     name: ClassVar[str]
     resource_class: ClassVar[type[VendorResource]]
-    request_model: ClassVar[type[BaseModel]]
+    #: The pydantic model of the catalog's ``request`` block (a class attribute in subclasses).
+    request_model: type[RequestT]
     normalizer: ClassVar[Normalizer]
 
+    def parse_request(self, raw: dict[str, Any]) -> RequestT:
+        """The catalog's ``request`` block as the vendor's model (pydantic ValidationError)."""
+        return self.request_model.model_validate(raw)
+
+    @abstractmethod
     def check_request(
-        self, request: BaseModel, *, partitioned: bool, windowed_by_recurrence: bool
+        self, request: RequestT, *, partitioned: bool, windowed_by_recurrence: bool
     ) -> None:
         """Raise ValueError when the request does not fit the export's partitioning (a
         recurrence hands an unpartitioned export the window each occurrence closes)."""
 
-    def build_body(self, request: BaseModel, window: Window | None) -> dict[str, Any]:
+    @abstractmethod
+    def build_body(self, request: RequestT, window: Window | None) -> dict[str, Any]:
         """The body to submit for ``window`` (None: the request's own time range); ValueError
         when there is neither."""
 
-    def window_is_fixed(self, request: BaseModel, window: Window | None) -> bool:
+    @abstractmethod
+    def window_is_fixed(self, request: RequestT, window: Window | None) -> bool:
         """Whether two submissions of this body ask for the same data (no relative dates)."""
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         """What is wrong with the rows counted per file, by the vendor's own rules; None if
-        nothing (used by the table's row-count check)."""
+        nothing (used by the table's row-count check). Vendors without such rules keep this."""
+        return None

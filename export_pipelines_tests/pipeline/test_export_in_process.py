@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pyarrow.parquet as pq
 
-from export_pipelines.ledger import JobState
+from export_pipelines.ledger import JobState, SubmitRecord
 from export_pipelines.pipeline import keys
 from export_pipelines_tests.pipeline.conftest import Project
 from export_pipelines_tests.pipeline.helpers import (
@@ -36,6 +36,9 @@ def test_materializing_the_request_twice_leaves_one_vendor_job(project: Project)
         for r in (first, second)
     ]
     assert actions == ["submitted", "adopted"]
+    assert jobs[0].submit_outcome is SubmitRecord.CREATED
+    outcome = first.asset_materializations_for_node("enterpret__feedback_daily__request")[0]
+    assert outcome.metadata["submit_outcome"].value == "created"
     summary = project.sandbox.enterpret.summary(jobs[0].vendor_job_id)
     assert (summary["window_start"], summary["window_end"]) == (
         int(day("2024-03-04").timestamp()),

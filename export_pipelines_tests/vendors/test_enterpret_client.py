@@ -2,13 +2,14 @@
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
 from export_pipelines.sandbox.server import SandboxServer
 from export_pipelines.transport import AuthenticationError, RequestRejected, RetryPolicy
-from export_pipelines.vendors.base import RemoteState
+from export_pipelines.vendors.base import RemoteState, SubmitOutcome
 from export_pipelines.vendors.enterpret.client import EnterpretClient
 
 BODY = {
@@ -34,7 +35,9 @@ def _client(sandbox: SandboxServer, key: str | None = None) -> EnterpretClient:
 
 def test_submit_then_fetch_until_done(sandbox: SandboxServer) -> None:
     client = _client(sandbox)
-    query_id = client.submit(BODY)
+    submitted = client.submit(BODY)
+    assert submitted.outcome is SubmitOutcome.CREATED and submitted.status is None
+    query_id = submitted.vendor_job_id
     states = [client.status(query_id).state]
     while states[-1] is RemoteState.RUNNING:
         time.sleep(0.1)
@@ -75,5 +78,12 @@ def test_submit_is_not_retried_after_a_500_but_is_after_a_429(sandbox: SandboxSe
     with pytest.raises(Exception, match="HTTP 500"):
         client.submit(BODY)
     sandbox.add_fault("enterpret", "submit", status=429, times=2, retry_after=0)
-    assert client.submit(BODY).startswith("async-")
+    assert client.submit(BODY).vendor_job_id.startswith("async-")
     sandbox.clear_faults()
+
+
+def test_enterpret_cannot_be_asked_for_a_lost_submit(sandbox: SandboxServer) -> None:
+    client = _client(sandbox)
+    assert client.can_find_submitted is False
+    with pytest.raises(NotImplementedError, match="no endpoint that lists exports"):
+        client.find_submitted(BODY, datetime.now(UTC))

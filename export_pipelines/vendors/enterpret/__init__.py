@@ -2,24 +2,21 @@
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
-
-from export_pipelines.vendors.base import Normalizer, VendorResource, Window
+from export_pipelines.vendors.base import Normalizer, VendorAdapter, VendorResource, Window
 from export_pipelines.vendors.enterpret.records import EnterpretNormalizer
 from export_pipelines.vendors.enterpret.request import EnterpretRequest
 from export_pipelines.vendors.enterpret.resource import EnterpretResource
 
 
-class EnterpretAdapter:
+class EnterpretAdapter(VendorAdapter[EnterpretRequest]):
     name: ClassVar[str] = "enterpret"
     resource_class: ClassVar[type[VendorResource]] = EnterpretResource
-    request_model: ClassVar[type[BaseModel]] = EnterpretRequest
+    request_model = EnterpretRequest
     normalizer: ClassVar[Normalizer] = EnterpretNormalizer()
 
     def check_request(
-        self, request: BaseModel, *, partitioned: bool, windowed_by_recurrence: bool
+        self, request: EnterpretRequest, *, partitioned: bool, windowed_by_recurrence: bool
     ) -> None:
-        assert isinstance(request, EnterpretRequest)
         declared = request.listRecords.timerange
         if partitioned and declared is not None:
             raise ValueError(
@@ -32,8 +29,7 @@ class EnterpretAdapter:
                 "relative), unless a recurrence supplies the window"
             )
 
-    def build_body(self, request: BaseModel, window: Window | None) -> dict[str, Any]:
-        assert isinstance(request, EnterpretRequest)
+    def build_body(self, request: EnterpretRequest, window: Window | None) -> dict[str, Any]:
         if window is None:
             if request.listRecords.timerange is None:
                 raise ValueError(
@@ -44,8 +40,7 @@ class EnterpretAdapter:
             return request.body(None, None)
         return request.body(window.start, window.end)
 
-    def window_is_fixed(self, request: BaseModel, window: Window | None) -> bool:
-        assert isinstance(request, EnterpretRequest)
+    def window_is_fixed(self, request: EnterpretRequest, window: Window | None) -> bool:
         if window is not None:
             return True
         timerange = request.listRecords.timerange

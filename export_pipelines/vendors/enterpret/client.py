@@ -8,14 +8,22 @@ Vendor quirks handled here:
   one ``isCompleted: true`` with ``error`` (DECISIONS N-2). Every shape is accepted.
 - File URLs expire a few hours after each fetch (N-6); fetching again hands out fresh ones, so the
   expiry recorded is fetch time + the decided lifetime.
+- There is no list endpoint and no dedupe: a submit whose answer is lost cannot be found again
+  (``can_find_submitted`` is False), and every submit that reaches the vendor creates a job.
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from export_pipelines.decisions import enterpret as decided
 from export_pipelines.transport import RetryPolicy, VendorError, VendorHttp
-from export_pipelines.vendors.base import RemoteFile, RemoteState, RemoteStatus
+from export_pipelines.vendors.base import (
+    RemoteFile,
+    RemoteState,
+    RemoteStatus,
+    SubmitOutcome,
+    Submitted,
+)
 
 VENDOR = "enterpret"
 SUBMIT_PATH = "/export/external/v1/async/submit"
@@ -24,6 +32,9 @@ LABEL_PATH = "/export/external/v1/labels/{label_id}"
 
 
 class EnterpretClient:
+    #: The API documents submit, fetch and labels only: a lost submit answer cannot be looked up.
+    can_find_submitted: ClassVar[bool] = False
+
     def __init__(
         self,
         *,
@@ -44,12 +55,18 @@ class EnterpretClient:
     def close(self) -> None:
         self._http.close()
 
-    def submit(self, body: dict[str, Any]) -> str:
+    def submit(self, body: dict[str, Any]) -> Submitted:
         answer = self._http.post_json(SUBMIT_PATH, body, idempotent=False)
         query_id = answer.get("queryID") if isinstance(answer, dict) else None
         if not isinstance(query_id, str) or not query_id:
             raise VendorError(VENDOR, f"submit answered without a queryID: {str(answer)[:200]}")
-        return query_id
+        return Submitted(query_id, SubmitOutcome.CREATED)
+
+    def find_submitted(self, body: dict[str, Any], submitted_after: datetime) -> Submitted | None:
+        raise NotImplementedError(
+            "Enterpret has no endpoint that lists exports: a submit whose answer was lost cannot "
+            "be found again"
+        )
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         answer = self._http.post_json(FETCH_PATH, {"queryID": vendor_job_id}, idempotent=True)
