@@ -4,8 +4,9 @@ from typing import Any
 
 from export_pipelines.vendors.base import VendorAdapter
 from export_pipelines.vendors.enterpret import ADAPTER as ENTERPRET
+from export_pipelines.vendors.rebilly import ADAPTER as REBILLY
 
-VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET}
+VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET, REBILLY.name: REBILLY}
 
 
 def adapter_for(vendor: str) -> VendorAdapter[Any]:

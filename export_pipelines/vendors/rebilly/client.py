@@ -288,6 +288,7 @@ def parse_export(answer: Any, *, fetched_at: datetime) -> RemoteStatus:
         file = RemoteFile(url=download, name=name)
     else:
         raise VendorError(
-            VENDOR, f"completed data export {export_id} has neither a signedLink nor a download link"
+            VENDOR,
+            f"completed data export {export_id} has neither a signedLink nor a download link",
         )
     return RemoteStatus(RemoteState.COMPLETED, files=(file,), vendor_rows=count, detail=detail)

@@ -1,0 +1,43 @@
+"""Rebilly: create a data export, poll it until ``completed``, download its one file (or ZIP of
+parts) in csv, json, json-api or xml, and normalize it into one table per resource."""
+
+from typing import Any, ClassVar
+
+from export_pipelines.decisions import rebilly as decided
+from export_pipelines.vendors.base import VendorAdapter, VendorResource, Window
+from export_pipelines.vendors.rebilly.request import RebillyRequest
+from export_pipelines.vendors.rebilly.resource import RebillyResource
+
+
+class RebillyAdapter(VendorAdapter[RebillyRequest]):
+    name: ClassVar[str] = "rebilly"
+    resource_class: ClassVar[type[VendorResource]] = RebillyResource
+    request_model = RebillyRequest
+
+    def check_request(
+        self, request: RebillyRequest, *, partitioned: bool, windowed_by_recurrence: bool
+    ) -> None:
+        if request.format not in decided.TABLE_FORMATS:
+            raise ValueError(
+                f"format: {request.format} cannot become a table (Rebilly delivers pdf as a ZIP "
+                "with one PDF document per record, which has no rows or columns to read); "
+                f"choose one of {', '.join(decided.TABLE_FORMATS)}"
+            )
+        bounded = request.dateRange is not None and request.dateRange.bounded
+        if partitioned and bounded:
+            raise ValueError(
+                "dateRange.start/end: remove them; a partitioned export asks for its partition's "
+                "window (dateRange.field may stay, to choose the timestamp it applies to)"
+            )
+
+    def build_body(self, request: RebillyRequest, window: Window | None) -> dict[str, Any]:
+        # No window and no declared range is the vendor's documented "all time".
+        if window is None:
+            return request.body(None, None)
+        return request.body(window.start, window.end)
+
+    def window_is_fixed(self, request: RebillyRequest, window: Window | None) -> bool:
+        return window is not None or request.window_is_absolute
+
+
+ADAPTER = RebillyAdapter()
