@@ -71,7 +71,8 @@ MODIFIABLE_STATUS: Final = "pending"
 FAILURE_REASONS: Final = ("record-limit-exceeded", "max-retries-reached")
 
 #: R-3: relative ``dateRange`` forms both sides understand, besides ISO-8601; all times are UTC.
-#: ``-N unit(s)`` and ``N unit(s) ago`` count from now; ``first day of last month`` is at midnight.
+#: ``-N unit(s)`` and ``N unit(s) ago`` count from now; as in PHP, ``first day of last month`` keeps
+#: the time of day (``first day of last month midnight`` is 00:00).
 RELATIVE_KEYWORDS: Final = ("now", "today", "yesterday", "tomorrow", "midnight")
 RELATIVE_UNITS: Final = ("second", "minute", "hour", "day", "week", "month", "year")
 FIRST_DAY_OF_LAST_MONTH: Final = "first day of last month"

@@ -8,13 +8,18 @@ first ``cut_after_bytes`` bytes of the file and drop the connection (``cut_after
 client must see as an incomplete body and resume with ``Range``.
 
 Faults fire before authentication and validation, as a proxy or load balancer in front of the
-vendor would.
+vendor would; unless ``after_processing`` is set: then the vendor handles the request for real
+first (a submit creates its export) and only then is the delay waited and the answer held (sent
+late) or replaced by ``status``. That is the submit whose outcome the client cannot know: it timed
+out or got a 5xx, yet the vendor has the job.
+
+Every vendor's routes apply faults the same way, through ``with_fault``.
 """
 
 import asyncio
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -36,6 +41,8 @@ class FaultSpec(BaseModel):
     cut_after_bytes: int | None = Field(default=None, ge=0)
     #: Body of the error answer; default ``{"error": "sandbox fault: <status>"}``.
     body: str | None = None
+    #: Run the real handler first, then delay and/or answer ``status`` instead of its answer.
+    after_processing: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> "FaultSpec":
@@ -45,6 +52,11 @@ class FaultSpec(BaseModel):
             raise ValueError("status and cut_after_bytes exclude each other")
         if self.status is None and (self.retry_after is not None or self.body is not None):
             raise ValueError("retry_after and body only go with status")
+        if self.after_processing and self.cut_after_bytes is not None:
+            raise ValueError(
+                "after_processing and cut_after_bytes exclude each other (a cut is always "
+                "after processing)"
+            )
         return self
 
 
@@ -61,6 +73,7 @@ class Fault:
     delay_seconds: float | None = None
     cut_after_bytes: int | None = None
     body: str | None = None
+    after_processing: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -115,6 +128,7 @@ class FaultRegistry:
                 delay_seconds=spec.delay_seconds,
                 cut_after_bytes=spec.cut_after_bytes,
                 body=spec.body,
+                after_processing=spec.after_processing,
             )
             self._faults.append(fault)
             return fault
@@ -142,12 +156,35 @@ class FaultRegistry:
 async def fault_response(fault: Fault | None) -> Response | None:
     """Wait out the fault's delay; return the error answer that replaces the real one, if any.
 
-    A ``cut_after_bytes`` fault returns None here: the download code carries it out.
+    A ``cut_after_bytes`` fault returns None here: the download code carries it out. The caller
+    must have dealt with ``after_processing`` (``with_fault`` does).
     """
     if fault is None:
         return None
     if fault.delay_seconds:
         await asyncio.sleep(fault.delay_seconds)
+    return _status_answer(fault)
+
+
+async def with_fault(fault: Fault | None, handle: Callable[[], Awaitable[Response]]) -> Response:
+    """The answer to a request that ``fault`` (maybe None) hits; ``handle`` is the real handler.
+
+    Before processing: the delay, then the error status instead of calling ``handle`` at all.
+    After processing: ``handle`` runs, then the delay, then its answer or the error status.
+    """
+    if fault is not None and fault.after_processing:
+        real = await handle()
+        if fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        injected = _status_answer(fault)
+        return real if injected is None else injected
+    injected = await fault_response(fault)
+    if injected is not None:
+        return injected
+    return await handle()
+
+
+def _status_answer(fault: Fault) -> Response | None:
     if fault.status is None:
         return None
     headers = {} if fault.retry_after is None else {"Retry-After": _retry_after(fault.retry_after)}

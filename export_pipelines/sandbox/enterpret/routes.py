@@ -17,6 +17,7 @@ else is 401 ``{"error": "unauthorized"}`` (N-1). Errors are ``{"error": message}
 
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -27,7 +28,7 @@ from export_pipelines.decisions.enterpret import UNAUTHORIZED_ERROR
 from export_pipelines.sandbox.downloads import file_response
 from export_pipelines.sandbox.enterpret.errors import RequestError
 from export_pipelines.sandbox.enterpret.simulator import VENDOR, EnterpretSimulator
-from export_pipelines.sandbox.faults import FaultRegistry, fault_response
+from export_pipelines.sandbox.faults import FaultRegistry, with_fault
 from export_pipelines.sandbox.signed_urls import UrlSigner
 
 API_PREFIXES = ("/export/external/v1", "/external/v1")
@@ -75,14 +76,17 @@ class EnterpretApi:
         legacy = request.headers.get("api-key")
         return legacy is not None and _same(legacy, key)
 
-    async def _guard(self, request: Request, route: str) -> Response | None:
-        """Injected fault first (it stands for the network/proxy), then authentication."""
-        injected = await fault_response(self.faults.take(VENDOR, route))
-        if injected is not None:
-            return injected
-        if not self._authorized(request):
-            return error(401, UNAUTHORIZED_ERROR)
-        return None
+    async def _guarded(
+        self, request: Request, route: str, handle: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """The route's injected fault around authentication and the handler (see ``faults``)."""
+
+        async def authorized() -> Response:
+            if not self._authorized(request):
+                return error(401, UNAUTHORIZED_ERROR)
+            return await handle(request)
+
+        return await with_fault(self.faults.take(VENDOR, route), authorized)
 
     @staticmethod
     async def _json(request: Request) -> Any:
@@ -93,9 +97,9 @@ class EnterpretApi:
             raise RequestError(f"request body is not valid JSON: {exc}") from exc
 
     async def submit(self, request: Request) -> Response:
-        refused = await self._guard(request, "submit")
-        if refused is not None:
-            return refused
+        return await self._guarded(request, "submit", self._submit)
+
+    async def _submit(self, request: Request) -> Response:
         try:
             job = self.simulator.submit(await self._json(request))
         except RequestError as exc:
@@ -103,9 +107,9 @@ class EnterpretApi:
         return JSONResponse({"queryID": job.query_id})
 
     async def fetch(self, request: Request) -> Response:
-        refused = await self._guard(request, "fetch")
-        if refused is not None:
-            return refused
+        return await self._guarded(request, "fetch", self._fetch)
+
+    async def _fetch(self, request: Request) -> Response:
         try:
             body = await self._json(request)
         except RequestError as exc:
@@ -128,9 +132,9 @@ class EnterpretApi:
         return f"{request.url.scheme}://{request.url.netloc}{root}{path}?{query}"
 
     async def label(self, request: Request) -> Response:
-        refused = await self._guard(request, "labels")
-        if refused is not None:
-            return refused
+        return await self._guarded(request, "labels", self._label)
+
+    async def _label(self, request: Request) -> Response:
         label_id = request.path_params["label_id"]
         label = self.simulator.dataset.labels.get(label_id)
         if label is None:
@@ -139,9 +143,10 @@ class EnterpretApi:
 
     async def download(self, request: Request) -> Response:
         fault = self.faults.take(VENDOR, "file")
-        injected = await fault_response(fault)
-        if injected is not None:
-            return injected
+        cut = fault.cut_after_bytes if fault is not None else None
+        return await with_fault(fault, lambda: self._download(request, cut))
+
+    async def _download(self, request: Request, cut: int | None) -> Response:
         query_id: str = request.path_params["query_id"]
         index: int = request.path_params["index"]
         path = f"/files/{query_id}/{self.simulator.file_name(index)}"
@@ -153,5 +158,4 @@ class EnterpretApi:
         file_path = self.simulator.file_path(query_id, index)
         if file_path is None:
             return error(404, "file not found")
-        cut = fault.cut_after_bytes if fault is not None else None
         return file_response(file_path, cut_after_bytes=cut, media_type="application/json")

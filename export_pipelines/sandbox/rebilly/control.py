@@ -1,0 +1,112 @@
+"""Test control of the Rebilly simulator, mounted under ``/_sandbox/rebilly``.
+
+* ``GET exports``, ``GET exports/{id}``: each export with its request as understood, the moment its
+  window was resolved (``resolved_at``), its absolute window (``window_start``/``window_end``,
+  epoch seconds, start inclusive, end exclusive), record count, file id and parts.
+* ``POST exports/{id}/advance[?wait=false]``: the next status now (processing → completed answers
+  once the file is written unless ``wait=false``).
+* ``POST exports/{id}/complete``: through to ``completed`` (or ``failed``) now.
+* ``POST exports/{id}/fail`` with ``{"failureReason": ...}``: failed now.
+* ``POST fail-next`` with ``{"failureReason": ..., "times": 1}``: the next exports created fail
+  with that reason when processed (``record-limit-exceeded``, ``max-retries-reached``).
+* ``POST rate-limit/reset``: a fresh rate-limit window.
+* ``GET dataset``: the generator's parameters, to rebuild ``RebillyDataset`` in another process.
+
+Handlers that wait for a writer thread run in Starlette's thread pool, never on the event loop.
+"""
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from export_pipelines.sandbox.rebilly.ratelimit import RateLimiter
+from export_pipelines.sandbox.rebilly.simulator import ExportError, RebillySimulator
+
+_WAIT_TIMEOUT_SECONDS = 600.0
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    body = json.loads(raw)
+    if not isinstance(body, dict):
+        raise ValueError("body must be a JSON object")
+    return body
+
+
+def control_routes(simulator: RebillySimulator, rate_limiter: RateLimiter) -> list[BaseRoute]:
+    def list_exports(request: Request) -> Response:
+        return JSONResponse({"exports": simulator.summaries()})
+
+    def get_export(request: Request) -> Response:
+        try:
+            return JSONResponse(simulator.summary(request.path_params["export_id"]))
+        except ExportError as exc:
+            return _error(404, str(exc))
+
+    def _action(request: Request, act: Any) -> Response:
+        export_id = request.path_params["export_id"]
+        if simulator.get(export_id) is None:
+            return _error(404, f"unknown data export {export_id!r}")
+        try:
+            act(export_id)
+            return JSONResponse(simulator.summary(export_id))
+        except ExportError as exc:
+            return _error(409, str(exc))
+        except TimeoutError as exc:
+            return _error(504, str(exc))
+
+    def advance(request: Request) -> Response:
+        wait = request.query_params.get("wait", "true").lower() not in ("0", "false", "no")
+        return _action(
+            request, lambda i: simulator.advance(i, wait=wait, timeout=_WAIT_TIMEOUT_SECONDS)
+        )
+
+    def complete(request: Request) -> Response:
+        return _action(request, lambda i: simulator.complete(i, timeout=_WAIT_TIMEOUT_SECONDS))
+
+    async def fail(request: Request) -> Response:
+        try:
+            reason = (await _json_object(request)).get("failureReason", "max-retries-reached")
+        except ValueError as exc:
+            return _error(400, f'body must be like {{"failureReason": "..."}}: {exc}')
+        return await run_in_threadpool(_action, request, lambda i: simulator.fail(i, reason))
+
+    async def fail_next(request: Request) -> Response:
+        try:
+            body = await _json_object(request)
+            reason = body.get("failureReason")
+            times = body.get("times", 1)
+            if not isinstance(reason, str) or not isinstance(times, int) or times < 1:
+                raise ValueError("failureReason (a string) is required, times ≥ 1")
+            simulator.arm_failure(reason, times)
+        except (ValueError, ExportError) as exc:
+            return _error(400, str(exc))
+        return JSONResponse({"armed": {"failureReason": reason, "times": times}}, status_code=201)
+
+    def reset_rate_limit(request: Request) -> Response:
+        rate_limiter.reset()
+        return JSONResponse({"limit": rate_limiter.limit, "remaining": rate_limiter.limit})
+
+    def dataset(request: Request) -> Response:
+        return JSONResponse(simulator.dataset.parameters())
+
+    return [
+        Route("/exports", list_exports, methods=["GET"]),
+        Route("/exports/{export_id}", get_export, methods=["GET"]),
+        Route("/exports/{export_id}/advance", advance, methods=["POST"]),
+        Route("/exports/{export_id}/complete", complete, methods=["POST"]),
+        Route("/exports/{export_id}/fail", fail, methods=["POST"]),
+        Route("/fail-next", fail_next, methods=["POST"]),
+        Route("/rate-limit/reset", reset_rate_limit, methods=["POST"]),
+        Route("/dataset", dataset, methods=["GET"]),
+    ]
