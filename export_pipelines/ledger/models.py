@@ -117,6 +117,10 @@ class ExportJob(Base):
     #: Parts ready and total parts, as last reported by a vendor that delivers in parts.
     progress_ready: Mapped[int | None] = mapped_column(Integer)
     progress_total: Mapped[int | None] = mapped_column(Integer)
+    #: The job that replaced this one by a forced resubmission.
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    #: Raw+table runs launched for this job by the status sensor (1 is the first).
+    ingest_attempt: Mapped[int] = mapped_column(Integer, default=0)
 
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

@@ -31,7 +31,8 @@ from export_pipelines.ledger.models import (
     utcnow,
 )
 
-#: A row stuck in ``submitting`` this long belongs to a run that died mid-submit.
+#: A row stuck in ``submitting`` this long belongs to a run that died mid-submit: its request may
+#: or may not have reached the vendor, so it is treated as an ambiguous submit.
 SUBMIT_GRACE = timedelta(minutes=10)
 
 
@@ -75,6 +76,29 @@ class JobRecord:
     history: tuple[tuple[datetime, str, str | None], ...]
     submit_outcome: SubmitRecord | None = None
     progress: tuple[int, int] | None = None
+    updated_at: datetime | None = None
+    submitted_by_run: str | None = None
+    superseded_by: int | None = None
+    ingest_attempt: int = 0
+
+    @property
+    def possible_orphan(self) -> bool:
+        """Sent without a complete answer and never identified: the vendor may hold a job for
+        it that nobody will download (recorded so that it can be found and cleaned up)."""
+        return (
+            self.submit_outcome is SubmitRecord.AMBIGUOUS
+            and self.vendor_job_id is None
+            and self.state is not JobState.FAILED
+        )
+
+    def submit_unresolved(self, now: datetime) -> bool:
+        """Whether this job's submit is known to have ended without a vendor job id: recorded as
+        ambiguous, or left ``submitting`` longer than :data:`SUBMIT_GRACE` by a run that died."""
+        if self.state is not JobState.SUBMITTING or self.vendor_job_id is not None:
+            return False
+        if self.submit_outcome is SubmitRecord.AMBIGUOUS:
+            return True
+        return self.updated_at is not None and now - self.updated_at > SUBMIT_GRACE
 
     @property
     def vendor_latency_seconds(self) -> float | None:
@@ -136,6 +160,10 @@ def _snapshot(job: ExportJob) -> JobRecord:
             if job.progress_ready is not None and job.progress_total is not None
             else None
         ),
+        updated_at=job.updated_at,
+        submitted_by_run=job.submitted_by_run,
+        superseded_by=job.superseded_by,
+        ingest_attempt=job.ingest_attempt or 0,
     )
 
 
@@ -237,9 +265,12 @@ class Ledger:
         force: bool = False,
     ) -> tuple[JobRecord, bool]:
         """The job to use for this partition and request: ``(job, True)`` when the caller must
-        submit it now, ``(job, False)`` when an adoptable job exists already.
+        submit it now, ``(job, False)`` when an adoptable job exists already (possibly one whose
+        submit is unresolved: see :meth:`JobRecord.submit_unresolved`; the caller decides).
 
-        ``force`` supersedes the adoptable job (the vendor's copy is left alone) and claims anew.
+        ``force`` supersedes the adoptable job (the vendor's copy is left alone) and claims anew;
+        the superseded job names its successor, and one whose submit was ambiguous is recorded as
+        a possible orphan at the vendor.
         """
         key = _active_key(vendor, export, partition_key, fingerprint)
         for _ in range(3):
@@ -248,23 +279,11 @@ class Ledger:
                     existing = session.scalars(
                         select(ExportJob).where(ExportJob.active_key == key).with_for_update()
                     ).first()
+                    if existing is not None and not force:
+                        return _snapshot(existing), False
                     if existing is not None:
-                        stale = (
-                            existing.state == JobState.SUBMITTING
-                            and existing.vendor_job_id is None
-                            and utcnow() - existing.updated_at > SUBMIT_GRACE
-                        )
-                        if force or stale:
-                            why = "forced resubmission" if force else "submission interrupted"
-                            self._move(
-                                existing,
-                                JobState.SUPERSEDED if force else JobState.FAILED,
-                                why,
-                            )
-                            existing.active_key = None
-                            session.flush()
-                        else:
-                            return _snapshot(existing), False
+                        existing.active_key = None
+                        session.flush()
                     earlier = session.scalar(
                         select(func.count(ExportJob.id)).where(
                             ExportJob.vendor == vendor,
@@ -291,13 +310,30 @@ class Ledger:
                     job.events.append(JobEvent(state=JobState.SUBMITTING.value, detail=run_id))
                     session.add(job)
                     session.flush()
+                    if existing is not None:
+                        self._supersede(existing, job.id)
                     return _snapshot(job), True
             except IntegrityError:
                 continue  # another run claimed it between our read and insert: adopt theirs
         raise RuntimeError(f"could not claim {key} in the ledger after 3 tries")
 
+    def _supersede(self, old: ExportJob, new_id: int) -> None:
+        old.superseded_by = new_id
+        if old.submit_outcome == SubmitRecord.AMBIGUOUS and old.vendor_job_id is None:
+            why = (
+                f"forced resubmission as ledger job {new_id}; the vendor may hold an orphan job "
+                "of this submit, whose outcome is unknown"
+            )
+        else:
+            why = f"forced resubmission as ledger job {new_id}"
+        self._move(old, JobState.SUPERSEDED, why)
+
     def mark_submitted(
-        self, job_id: int, vendor_job_id: str, outcome: SubmitRecord = SubmitRecord.CREATED
+        self,
+        job_id: int,
+        vendor_job_id: str,
+        outcome: SubmitRecord = SubmitRecord.CREATED,
+        detail: str | None = None,
     ) -> JobRecord:
         """The vendor named its job: ``outcome`` says whether it created it or reused one."""
         with self._session() as session:
@@ -305,7 +341,23 @@ class Ledger:
             job.vendor_job_id = vendor_job_id
             job.submitted_at = utcnow()
             job.submit_outcome = outcome.value
-            self._move(job, JobState.RUNNING, f"vendor job {vendor_job_id} ({outcome.value})")
+            job.error = None
+            self._move(
+                job,
+                JobState.RUNNING,
+                detail or f"vendor job {vendor_job_id} ({outcome.value})",
+            )
+            return _snapshot(job)
+
+    def mark_ambiguous(self, job_id: int, error: str) -> JobRecord:
+        """The submit was sent but its answer never came (or its run died): the vendor may have
+        created a job. The claim is kept, so no other run submits blindly in its place."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.submit_outcome = SubmitRecord.AMBIGUOUS.value
+            job.error = error
+            job.updated_at = utcnow()
+            job.events.append(JobEvent(state=job.state, detail=f"submit outcome unknown: {error}"))
             return _snapshot(job)
 
     def mark_failed(self, job_id: int, error: str) -> JobRecord:
@@ -396,7 +448,27 @@ class Ledger:
                 record.rows = rows
             job.rows = sum(rows_per_file)
             job.ingested_at = utcnow()
+            job.error = None
             self._move(job, JobState.INGESTED, f"{job.rows} rows")
+            return _snapshot(job)
+
+    def record_error(self, job_id: int, error: str) -> JobRecord:
+        """A step failed on this job without changing its state (a normalize that refused the
+        raw files leaves the job ``downloaded``): the error is kept and is an event."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.error = error
+            job.updated_at = utcnow()
+            job.events.append(JobEvent(state=job.state, detail=f"error: {error}"))
+            return _snapshot(job)
+
+    def record_ingest_attempt(self, job_id: int, attempt: int, detail: str) -> JobRecord:
+        """The status sensor requested raw+table run number ``attempt`` for this job."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            if attempt > (job.ingest_attempt or 0):
+                job.ingest_attempt = attempt
+                job.events.append(JobEvent(state=job.state, detail=detail))
             return _snapshot(job)
 
     # --- reads ------------------------------------------------------------------------------
@@ -419,11 +491,16 @@ class Ledger:
             ).all()
             return [_snapshot(j) for j in jobs]
 
-    def awaiting_download(self, vendor: str) -> list[JobRecord]:
+    def awaiting_ingest(self, vendor: str) -> list[JobRecord]:
+        """Finished jobs not yet in the lake: completed (to download) or downloaded (to
+        normalize)."""
         with self._session() as session:
             jobs = session.scalars(
                 select(ExportJob)
-                .where(ExportJob.vendor == vendor, ExportJob.state == JobState.COMPLETED.value)
+                .where(
+                    ExportJob.vendor == vendor,
+                    ExportJob.state.in_([JobState.COMPLETED.value, JobState.DOWNLOADED.value]),
+                )
                 .order_by(ExportJob.id)
             ).all()
             return [_snapshot(j) for j in jobs]

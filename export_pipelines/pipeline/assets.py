@@ -26,9 +26,9 @@ from export_pipelines.pipeline.steps import (
     StepFailed,
     download_files,
     normalize_job,
-    submit_or_adopt,
     wait_for_completion,
 )
+from export_pipelines.pipeline.submission import submit_or_adopt
 from export_pipelines.pipeline.window import resolve_target
 from export_pipelines.transport import VendorError
 from export_pipelines.vendors.base import VendorResource
@@ -49,6 +49,12 @@ def _resources(context: Any, vendor: str) -> tuple[VendorResource, Ledger, LakeR
     resource = getattr(context.resources, vendor)
     ledger_resource: LedgerResource = context.resources.ledger
     return resource, ledger_resource.ledger(), context.resources.lake
+
+
+def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether a run of this instance has ended: a submit it left unanswered is interrupted."""
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished
 
 
 def _job_for_run(context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Ledger) -> JobRecord:
@@ -117,6 +123,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 client=client,
                 run_id=context.run.run_id,
                 force=config.resubmit,
+                run_finished=functools.partial(_run_finished, context.instance),
             )
         finally:
             client.close()

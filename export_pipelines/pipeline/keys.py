@@ -9,6 +9,8 @@ from export_pipelines.recurrence.firing import WINDOW_START_TAG as WINDOW_START_
 
 #: Run tag carrying the ledger job a raw+table run works on (set by the status sensor).
 LEDGER_JOB_TAG = "export_pipelines/ledger_job_id"
+#: Run tag carrying which launch of that job's raw+table run this is (1 is the first).
+INGEST_ATTEMPT_TAG = "export_pipelines/ingest_attempt"
 
 #: Name of the asset check on every export table.
 ROWS_CHECK = "rows_match_vendor_files"
@@ -30,6 +32,8 @@ def status_sensor_name(vendor: str) -> str:
     return f"{vendor}_export_status"
 
 
-def ingest_run_key(vendor: str, ledger_job_id: int) -> str:
-    """One raw+table launch per ledger job, whatever the number of sensor ticks that see it."""
-    return f"{vendor}:job-{ledger_job_id}:ingest"
+def ingest_run_key(vendor: str, ledger_job_id: int, attempt: int = 1) -> str:
+    """One raw+table launch per ledger job and attempt, whatever the number of sensor ticks that
+    see it; a relaunch after a failed run is a new attempt, so a new key."""
+    suffix = "" if attempt == 1 else f"-{attempt}"
+    return f"{vendor}:job-{ledger_job_id}:ingest{suffix}"

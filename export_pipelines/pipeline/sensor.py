@@ -3,35 +3,117 @@
 Modelled on Dagster's own remote-job sensors (dbt Cloud): a time budget well under the daemon's
 60-second tick limit, a backlog worked off fairly across ticks (least recently polled first, kept in
 the ledger rather than in a cursor, so an unreadable or lost cursor loses nothing), one failing job
-never blocking the others, and a run key per ledger job so a completion launches exactly one run
-however many ticks see it. A sensor never submits: only the request asset (or a schedule) does.
+never blocking the others (whatever it raises is logged for that job and the tick goes on), and a
+run key per ledger job and attempt so a completion launches exactly one run however many ticks see
+it. A raw+table run that failed (or died, and was marked failed by run monitoring) is launched
+again under the next attempt's key, up to ``max_ingest_attempts``, each attempt in the ledger.
+A sensor never submits: only the request asset (or a schedule) does.
 """
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from export_pipelines.ledger import JobRecord, JobState
+from export_pipelines.ledger import JobRecord, JobState, Ledger
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.steps import apply_status, past_deadline
-from export_pipelines.transport import VendorError
+from export_pipelines.vendors.base import VendorClient, VendorResource
 
 #: A job left ``completed`` this long without a download run (a crash between the tick that saw it
 #: finish and the launch) is requested again; the run key makes that a no-op if it did launch.
 RELAUNCH_AFTER = timedelta(minutes=2)
+#: Raw+table runs launched for one job before the sensor gives up and leaves it to a person.
+MAX_INGEST_ATTEMPTS = 3
+#: The ledger error of a job whose ingest runs all failed starts with this.
+GAVE_UP = "gave up relaunching"
 
 
-def ingest_run_request(job: JobRecord) -> dg.RunRequest:
+def ingest_run_request(job: JobRecord, attempt: int = 1) -> dg.RunRequest:
     return dg.RunRequest(
-        run_key=keys.ingest_run_key(job.vendor, job.id),
+        run_key=keys.ingest_run_key(job.vendor, job.id, attempt),
         asset_selection=[
             keys.raw_key(job.vendor, job.export),
             keys.table_key(job.vendor, job.export),
         ],
         partition_key=job.partition_key if job.partitioned else None,
-        tags={keys.LEDGER_JOB_TAG: str(job.id)},
+        tags={keys.LEDGER_JOB_TAG: str(job.id), keys.INGEST_ATTEMPT_TAG: str(attempt)},
     )
+
+
+def _latest_ingest_run(instance: dg.DagsterInstance, job: JobRecord) -> dg.DagsterRun | None:
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(tags={keys.LEDGER_JOB_TAG: str(job.id)}), limit=1
+    )
+    return runs[0] if runs else None
+
+
+def _recover_ingests(
+    context: dg.SensorEvaluationContext,
+    ledger: Ledger,
+    vendor: str,
+    now: datetime,
+    max_attempts: int,
+) -> Iterator[dg.RunRequest]:
+    """Run requests for finished jobs whose raw+table run never launched or failed."""
+    for job in ledger.awaiting_ingest(vendor):
+        attempt = max(job.ingest_attempt, 1)
+        run = _latest_ingest_run(context.instance, job)
+        if run is None:
+            if job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER:
+                yield ingest_run_request(job, attempt)
+            continue
+        run_attempt = int(run.tags.get(keys.INGEST_ATTEMPT_TAG, "1"))
+        if run_attempt < attempt:
+            yield ingest_run_request(job, attempt)  # requested, not launched yet: ask again
+            continue
+        if run.status is not dg.DagsterRunStatus.FAILURE:
+            continue  # queued, running, succeeded, or canceled on purpose by a person
+        if run_attempt >= max_attempts:
+            if not (job.error or "").startswith(GAVE_UP):
+                message = (
+                    f"{GAVE_UP} after {run_attempt} failed raw+table runs (last: {run.run_id}); "
+                    "see that run's log, fix the cause, then materialize "
+                    f"{keys.raw_key(vendor, job.export).to_user_string()} and the table by hand"
+                )
+                ledger.record_error(job.id, message)
+                context.log.error(f"{vendor} ledger job {job.id}: {message}")
+            continue
+        following = run_attempt + 1
+        ledger.record_ingest_attempt(
+            job.id, following, f"ingest run {run.run_id} failed; relaunch {following}"
+        )
+        context.log.warning(
+            f"{vendor} ledger job {job.id}: raw+table run {run.run_id} failed; launching attempt "
+            f"{following} of {max_attempts}"
+        )
+        yield ingest_run_request(job, following)
+
+
+def _poll(
+    context: dg.SensorEvaluationContext,
+    ledger: Ledger,
+    client: VendorClient,
+    resource: VendorResource,
+    job: JobRecord,
+    now: datetime,
+) -> JobRecord | None:
+    """Poll one job and record the answer; the job as it now stands, None if it timed out."""
+    vendor = job.vendor
+    if past_deadline(job, resource, now):
+        ledger.mark_timed_out(job.id, "the vendor did not finish before the deadline")
+        context.log.warning(f"{vendor} job {job.vendor_job_id} timed out")
+        return None
+    assert job.vendor_job_id is not None
+    status = client.status(job.vendor_job_id)
+    if status.progress is not None:
+        ready, total = status.progress
+        context.log.info(f"{vendor} job {job.vendor_job_id}: {ready}/{total} parts")
+    job = apply_status(ledger, job, status)
+    if job.state is JobState.FAILED:
+        context.log.warning(f"{vendor} job {job.vendor_job_id} failed: {job.error}")
+    return job
 
 
 def build_status_sensor(
@@ -40,12 +122,14 @@ def build_status_sensor(
     minimum_interval_seconds: int = 10,
     time_budget_seconds: float = 20.0,
     running_by_default: bool = True,
+    max_ingest_attempts: int = MAX_INGEST_ATTEMPTS,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name=keys.status_sensor_name(vendor),
         description=(
             f"Polls {vendor}'s in-flight export jobs (from the export ledger) and launches the "
-            f"raw+table run of each job that completes. Budget {time_budget_seconds:.0f}s a tick."
+            f"raw+table run of each job that completes (again after a failed run, up to "
+            f"{max_ingest_attempts} runs). Budget {time_budget_seconds:.0f}s a tick."
         ),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING
@@ -59,45 +143,40 @@ def build_status_sensor(
         resource = getattr(context.resources, vendor)
         budget_ends = time.monotonic() + time_budget_seconds
         now = datetime.now(UTC)
-        requests: list[dg.RunRequest] = [
-            ingest_run_request(job)
-            for job in ledger.awaiting_download(vendor)
-            if job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER
-        ]
-        polled = finished = 0
+        requests = list(_recover_ingests(context, ledger, vendor, now, max_ingest_attempts))
+        polled = finished = broken = 0
         backlog = ledger.in_flight(vendor)
         client = resource.client()
         try:
             for job in backlog:
                 if time.monotonic() > budget_ends:
                     break
-                if past_deadline(job, resource, now):
-                    ledger.mark_timed_out(job.id, "the vendor did not finish before the deadline")
-                    context.log.warning(f"{vendor} job {job.vendor_job_id} timed out")
-                    continue
                 try:
-                    status = client.status(job.vendor_job_id)
-                except VendorError as exc:
-                    context.log.warning(f"polling {vendor} job {job.vendor_job_id} failed: {exc}")
+                    polled_job = _poll(context, ledger, client, resource, job, now)
+                except Exception as exc:  # one job's bad answer must not end the tick
+                    broken += 1
+                    context.log.error(
+                        f"polling {vendor} job {job.vendor_job_id} (ledger job {job.id}) failed: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
                     continue
+                if polled_job is None:
+                    continue  # past its deadline: timed out, not polled
                 polled += 1
-                if status.progress is not None:
-                    ready, total = status.progress
-                    context.log.info(f"{vendor} job {job.vendor_job_id}: {ready}/{total} parts")
-                job = apply_status(ledger, job, status)
-                if job.state is JobState.COMPLETED:
+                if polled_job.state is JobState.COMPLETED:
                     finished += 1
-                    requests.append(ingest_run_request(job))
-                elif job.state is JobState.FAILED:
-                    context.log.warning(f"{vendor} job {job.vendor_job_id} failed: {job.error}")
+                    ledger.record_ingest_attempt(polled_job.id, 1, "ingest run 1 requested")
+                    requests.append(ingest_run_request(polled_job, 1))
         finally:
             client.close()
+        failed = f"; {broken} failed to poll (see the log)" if broken else ""
         if not requests:
             yield dg.SkipReason(
                 f"polled {polled} of {len(backlog)} in-flight {vendor} job(s); none finished"
+                + failed
             )
             return
-        context.log.info(f"polled {polled}/{len(backlog)}; {finished} finished")
+        context.log.info(f"polled {polled}/{len(backlog)}; {finished} finished{failed}")
         yield from requests
 
     return status_sensor

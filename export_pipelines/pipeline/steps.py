@@ -1,4 +1,4 @@
-"""The export steps as plain functions: submit or adopt, wait, download, normalize.
+"""The export steps as plain functions: wait, download, normalize (submitting is ``submission``).
 
 Assets and sensors call these; they hold no Dagster context, so each step is testable on its own
 against the sandbox. Every vendor call goes through a ``VendorClient``; every state change through the
@@ -7,18 +7,16 @@ ledger, before the next step relies on it.
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
 from export_pipelines.lake import LakeResource
-from export_pipelines.ledger import FileUpdate, JobRecord, JobState, Ledger, SubmitRecord
+from export_pipelines.ledger import FileUpdate, JobRecord, JobState, Ledger
 from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
 from export_pipelines.pipeline.spec import ExportSpec
-from export_pipelines.pipeline.window import Target, fingerprint
-from export_pipelines.transport import ExpiredUrlError, VendorError, download_to_file
+from export_pipelines.transport import ExpiredUrlError, download_to_file
 from export_pipelines.vendors.base import RemoteState, RemoteStatus, VendorClient, VendorResource
 
 #: Records parsed into Python objects at a time: bounds the parser's memory (about 1 MB a 100
@@ -28,60 +26,6 @@ BATCH_ROWS = 2_000
 
 class StepFailed(Exception):
     """A step cannot go on; the message tells the user what happened and what to do."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    job: JobRecord
-    submitted: bool
-
-
-def submit_or_adopt(
-    spec: ExportSpec,
-    target: Target,
-    *,
-    ledger: Ledger,
-    client: VendorClient,
-    run_id: str | None,
-    force: bool = False,
-) -> Submission:
-    """Submit the export for ``target`` unless the ledger holds an adoptable job for it."""
-    adapter = spec.adapter
-    try:
-        body = adapter.build_body(spec.request, target.window)
-    except ValueError as exc:
-        raise StepFailed(f"{spec.vendor}/{spec.name}: {exc}") from None
-    job, must_submit = ledger.claim(
-        vendor=spec.vendor,
-        export=spec.name,
-        partition_key=target.partition_key,
-        partitioned=target.partitioned,
-        window=(target.window.start, target.window.end) if target.window else None,
-        fingerprint=fingerprint(spec.vendor, spec.name, body),
-        body=body,
-        window_fixed=adapter.window_is_fixed(spec.request, target.window),
-        run_id=run_id,
-        force=force,
-    )
-    if not must_submit:
-        if job.vendor_job_id is None:
-            raise StepFailed(
-                f"{spec.vendor}/{spec.name} partition {target.partition_key}: another run is "
-                f"submitting this export right now (ledger job {job.id}); try again in a minute"
-            )
-        return Submission(job, submitted=False)
-    try:
-        submitted = client.submit(body)
-    except VendorError as exc:
-        ledger.mark_failed(job.id, str(exc))
-        raise StepFailed(f"submitting {spec.vendor}/{spec.name} failed: {exc}") from None
-    job = ledger.mark_submitted(
-        job.id, submitted.vendor_job_id, SubmitRecord(submitted.outcome.value)
-    )
-    if submitted.status is not None:
-        # The answer already says how the job stands (a deduped job may be complete).
-        job = apply_status(ledger, job, submitted.status)
-    return Submission(job, submitted=True)
 
 
 def apply_status(ledger: Ledger, job: JobRecord, status: RemoteStatus) -> JobRecord:

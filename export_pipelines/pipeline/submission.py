@@ -1,0 +1,210 @@
+"""Submitting a vendor export exactly once per partition and request, even when an answer is lost.
+
+A submit can end three ways, and each is recorded in the ledger before anything else happens:
+
+- the vendor answered with its job (created, or an identical job adopted or deduped): the job runs;
+- it is known not to have reached the vendor (``RequestNotSent``), or the vendor refused it with an
+  answer that says nothing was created (4xx, 401, 429/503 after every retry): the claim is released
+  at once, so the next run may submit without waiting;
+- it was sent and no complete answer came back (``OutcomeUnknown``; a 500, 502 or 504, after which
+  the vendor may have processed it; an unexpected error; a run that died mid-submit): the submit is
+  *ambiguous*. The claim is kept. The next run asks the vendor for the job where it can be asked
+  (``VendorClient.find_submitted``) and adopts it, or submits anew when the vendor holds none. Where
+  it cannot be asked (Enterpret: no list endpoint), the run refuses to submit a second export on its
+  own and says how to do it on purpose (``resubmit: true``); the superseded job stays in the ledger
+  as a possible orphan, naming the job that replaced it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from export_pipelines.ledger import JobRecord, Ledger, SubmitRecord
+from export_pipelines.pipeline import keys
+from export_pipelines.pipeline.spec import ExportSpec
+from export_pipelines.pipeline.steps import StepFailed, apply_status
+from export_pipelines.pipeline.window import Target, fingerprint
+from export_pipelines.transport import (
+    OutcomeUnknown,
+    RequestNotSent,
+    VendorError,
+    VendorUnavailable,
+)
+from export_pipelines.vendors.base import Submitted, VendorClient
+
+#: Answers after which a non-idempotent request may have been processed (the retry policy does
+#: not retry a submit on these either).
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: JobRecord
+    submitted: bool
+
+
+def submit_or_adopt(
+    spec: ExportSpec,
+    target: Target,
+    *,
+    ledger: Ledger,
+    client: VendorClient,
+    run_id: str | None,
+    force: bool = False,
+    run_finished: Callable[[str], bool] | None = None,
+) -> Submission:
+    """Submit the export for ``target`` unless the ledger holds an adoptable job for it.
+
+    ``run_finished`` tells whether a Dagster run has ended: a job left ``submitting`` by a run that
+    ended is an interrupted submit now, not after the grace period.
+    """
+    adapter = spec.adapter
+    try:
+        body = adapter.build_body(spec.request, target.window)
+    except ValueError as exc:
+        raise StepFailed(f"{spec.vendor}/{spec.name}: {exc}") from None
+
+    def claim() -> tuple[JobRecord, bool]:
+        return ledger.claim(
+            vendor=spec.vendor,
+            export=spec.name,
+            partition_key=target.partition_key,
+            partitioned=target.partitioned,
+            window=(target.window.start, target.window.end) if target.window else None,
+            fingerprint=fingerprint(spec.vendor, spec.name, body),
+            body=body,
+            window_fixed=adapter.window_is_fixed(spec.request, target.window),
+            run_id=run_id,
+            force=force,
+        )
+
+    job, must_submit = claim()
+    if not must_submit and job.vendor_job_id is not None:
+        return Submission(job, submitted=False)
+    if not must_submit:
+        job = _interrupted(ledger, job, run_id, run_finished)
+        if not job.submit_unresolved(datetime.now(UTC)):
+            raise StepFailed(
+                f"{spec.vendor}/{spec.name} partition {target.partition_key}: another run is "
+                f"submitting this export right now (ledger job {job.id}); try again in a minute"
+            )
+        found = _resolve_ambiguous(spec, job, ledger=ledger, client=client)
+        if found is not None:
+            return Submission(found, submitted=False)
+        job, must_submit = claim()
+        if not must_submit:
+            raise StepFailed(
+                f"{spec.vendor}/{spec.name} partition {target.partition_key}: another run claimed "
+                f"this export meanwhile (ledger job {job.id}); try again in a minute"
+            )
+    return Submission(_submit(spec, job, body, ledger=ledger, client=client), submitted=True)
+
+
+def _submit(
+    spec: ExportSpec, job: JobRecord, body: dict[str, Any], *, ledger: Ledger, client: VendorClient
+) -> JobRecord:
+    what = f"submitting {spec.vendor}/{spec.name} (ledger job {job.id})"
+    try:
+        submitted = client.submit(body)
+    except RequestNotSent as exc:
+        ledger.mark_failed(job.id, f"not sent: {exc}")
+        raise StepFailed(
+            f"{what} failed before the request reached the vendor: {exc}. Nothing was created at "
+            "the vendor; the partition is free to submit again at once"
+        ) from None
+    except VendorUnavailable as exc:
+        if exc.status in AMBIGUOUS_STATUSES:
+            _ambiguous(ledger, job, str(exc))
+            raise StepFailed(f"{what}: {exc}. {_AMBIGUOUS_ADVICE}") from None
+        ledger.mark_failed(job.id, str(exc))
+        raise StepFailed(f"{what} failed: {exc}") from None
+    except OutcomeUnknown as exc:
+        _ambiguous(ledger, job, str(exc))
+        raise StepFailed(f"{what}: {exc}. {_AMBIGUOUS_ADVICE}") from None
+    except VendorError as exc:
+        ledger.mark_failed(job.id, str(exc))
+        raise StepFailed(f"{what} failed: {exc}") from None
+    except Exception as exc:
+        # Not a typed transport error: nobody can say whether the request left, so it counts as
+        # ambiguous (the message is not recorded: an untyped error may carry a header value).
+        _ambiguous(ledger, job, f"{type(exc).__name__} during the submit call")
+        raise
+    return _record_submitted(ledger, job, submitted, detail=None)
+
+
+_AMBIGUOUS_ADVICE = (
+    "The request was sent, so the vendor may have created the export: recorded as an ambiguous "
+    "submit; the next run looks for the vendor's job before submitting again"
+)
+
+
+def _ambiguous(ledger: Ledger, job: JobRecord, error: str) -> None:
+    ledger.mark_ambiguous(job.id, error)
+
+
+def _record_submitted(
+    ledger: Ledger, job: JobRecord, submitted: Submitted, detail: str | None
+) -> JobRecord:
+    job = ledger.mark_submitted(
+        job.id, submitted.vendor_job_id, SubmitRecord(submitted.outcome.value), detail
+    )
+    if submitted.status is not None:
+        # The answer already says how the job stands (a deduped job may be complete).
+        job = apply_status(ledger, job, submitted.status)
+    return job
+
+
+def _interrupted(
+    ledger: Ledger,
+    job: JobRecord,
+    run_id: str | None,
+    run_finished: Callable[[str], bool] | None,
+) -> JobRecord:
+    """Record as ambiguous a submit whose run ended (or went silent) before the vendor answered."""
+    if job.submit_outcome is SubmitRecord.AMBIGUOUS or job.vendor_job_id is not None:
+        return job
+    submitter = job.submitted_by_run
+    ended = (
+        submitter is not None
+        and submitter != run_id
+        and run_finished is not None
+        and run_finished(submitter)
+    )
+    if ended or job.submit_unresolved(datetime.now(UTC)):
+        return ledger.mark_ambiguous(
+            job.id,
+            f"run {submitter} ended before it recorded the vendor's answer to its submit",
+        )
+    return job
+
+
+def _resolve_ambiguous(
+    spec: ExportSpec, job: JobRecord, *, ledger: Ledger, client: VendorClient
+) -> JobRecord | None:
+    """The vendor's job for an ambiguous submit, adopted; None when the vendor holds none (the
+    ambiguous job is then failed, so the caller may submit anew). Refuses where the vendor cannot
+    be asked."""
+    if not client.can_find_submitted:
+        request = keys.request_key(spec.vendor, spec.name).to_user_string()
+        raise StepFailed(
+            f"{spec.vendor}/{spec.name} partition {job.partition_key}: the submit of ledger job "
+            f"{job.id} has an unknown outcome ({job.error}). {spec.vendor} cannot be asked whether "
+            "it created that export, so it may hold an orphan job; not submitting a second one on "
+            f"its own. To submit again on purpose, materialize {request} with `resubmit: true` "
+            "in its launch config; the ledger keeps job "
+            f"{job.id} as a possible orphan, superseded by the new job"
+        )
+    found = client.find_submitted(job.request_body, job.created_at)
+    if found is None:
+        ledger.mark_failed(
+            job.id, f"ambiguous submit: {spec.vendor} holds no job for it; submitted anew"
+        )
+        return None
+    return _record_submitted(
+        ledger,
+        job,
+        found,
+        detail=f"vendor job {found.vendor_job_id} found after an ambiguous submit "
+        f"({found.outcome.value})",
+    )
