@@ -26,9 +26,7 @@ def retype(array: pa.Array, source: pa.DataType, target: pa.DataType) -> pa.Arra
             retype(array.field(source.field(i).name), source.field(i).type, target.field(i).type)
             for i in range(target.num_fields)
         ]
-        return pa.StructArray.from_arrays(
-            children, fields=list(target), mask=_null_mask(array)
-        )
+        return pa.StructArray.from_arrays(children, fields=list(target), mask=_null_mask(array))
     if pa.types.is_list(target):
         assert isinstance(source, pa.ListType) and isinstance(array, pa.ListArray)
         values = retype(array.values, source.value_type, target.value_type)
@@ -75,7 +73,10 @@ def null_when_empty(array: pa.StructArray) -> pa.Array:
 
 
 def epoch_to_timestamp(
-    array: pa.Array, unit_seconds: float, target: pa.TimestampType, bad: Callable[[int, object], Exception]
+    array: pa.Array,
+    unit_seconds: float,
+    target: pa.TimestampType,
+    bad: Callable[[int, object], Exception],
 ) -> pa.Array:
     """Epoch numbers (int, float, or their decimal text; ``""`` is null) → ``target``.
 
@@ -133,8 +134,10 @@ def struct_to_map(
             pc.and_(pc.is_valid(child), pc.is_valid(array)).to_numpy(zero_copy_only=False)
             for child in children
         ]
-    )  # keys × rows
-    items = pa.concat_arrays([convert(name, child) for name, child in zip(names, children, strict=True)])
+    )  # keys by rows
+    items = pa.concat_arrays(
+        [convert(name, child) for name, child in zip(names, children, strict=True)]
+    )
     order = np.arange(len(names) * n).reshape(len(names), n).T.ravel()
     take = order[present.T.ravel()]
     counts = present.sum(axis=0)
@@ -142,7 +145,11 @@ def struct_to_map(
     np.cumsum(counts, out=offsets[1:])
     keys = pa.array(np.repeat(np.asarray(names, dtype=object), n)[take], pa.string())
     return pa.MapArray.from_arrays(
-        pa.array(offsets), keys, items.take(pa.array(take)), type=map_type, mask=pa.array(counts == 0)
+        pa.array(offsets),
+        keys,
+        items.take(pa.array(take)),
+        type=map_type,
+        mask=pa.array(counts == 0),
     )
 
 

@@ -66,7 +66,9 @@ def locate(run: Run, file: str, options: pj.ParseOptions) -> Exception:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return NormalizeError(file, where, reason=f"not valid JSON ({exc})")
         if not isinstance(value, dict):
-            return NormalizeError(file, where, reason=f"a record that is not an object: {shown(value)}")
+            return NormalizeError(
+                file, where, reason=f"a record that is not an object: {shown(value)}"
+            )
         try:
             _read(raw, options, len(raw) + 1)
         except pa.ArrowInvalid as exc:

@@ -1,7 +1,7 @@
 """Split one big JSON document into runs of newline-delimited records, vectorized.
 
 No common JSON reader streams a document such as ``{"records": [ ... ]}`` (pyarrow, polars and
-duckdb all hold it whole, 2.6–11× its size). pyarrow's C reader does parse *newline-delimited*
+duckdb all hold it whole, 2.6 to 11 times its size). pyarrow's C reader does parse *newline-delimited*
 records fast, on every core, so this module turns the array into that, a few MB at a time, with
 numpy over the bytes instead of a Python loop over records:
 
@@ -136,19 +136,22 @@ def _structure(chunk: np.ndarray, state: _State) -> tuple[np.ndarray, np.ndarray
 def _between_tokens_newlines(run: np.ndarray) -> None:
     """Newlines outside strings → spaces, in place (a pretty-printed document's records);
     ``run`` starts outside a string."""
-    raw = run.data
-    if b"\n" not in raw and b"\r" not in raw:
-        return
     lines = np.flatnonzero((run == _NL) | (run == _CR))
     if lines.size:
         run[lines[_in_string(run, False, 0)[lines] == 0]] = _SPACE
+
+
+def _has_newline(data: bytes | bytearray) -> bool:
+    return b"\n" in data or b"\r" in data
 
 
 def _only_whitespace(file: str, data: bytes, start: int, position: int) -> None:
     rest = data[start:]
     if rest.strip():
         offset = position + start + len(rest) - len(rest.lstrip())
-        raise NormalizeError(file, f"byte {offset}", reason="data after the end of the JSON document")
+        raise NormalizeError(
+            file, f"byte {offset}", reason="data after the end of the JSON document"
+        )
 
 
 def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]:
@@ -174,8 +177,9 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
             opener = b"{" if key else b"["
             if not head.startswith(opener):
                 raise NormalizeError(
-                    file, "byte 0", reason=f"not a JSON document of the shape {what}: it starts "
-                    f"with {head[:20]!r}"
+                    file,
+                    "byte 0",
+                    reason=f"not a JSON document of the shape {what}: it starts with {head[:20]!r}",
                 )
         if phase == "done":
             _only_whitespace(file, data, 0, position)
@@ -193,9 +197,7 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
                     opened = int(marks[0]) if marks.size else 0
                     run_start, starts_at_array = opened + 1, True
             if phase == "before":
-                containers = np.flatnonzero(
-                    np.isin(chars, _OPEN) & (depth_before == 1)
-                )
+                containers = np.flatnonzero(np.isin(chars, _OPEN) & (depth_before == 1))
                 found = None
                 for i in containers.tolist():
                     p = int(marks[i])
@@ -205,8 +207,10 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
                     if name == key:
                         if chars[i] != 91:
                             raise NormalizeError(
-                                file, f"byte {position + p}", reason=f'"{key}" is an object, '
-                                f"not an array: not a document of the shape {what}"
+                                file,
+                                f"byte {position + p}",
+                                reason=f'"{key}" is an object, '
+                                f"not an array: not a document of the shape {what}",
                             )
                         found = i
                         break
@@ -235,7 +239,8 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
                 body = np.concatenate(
                     [np.frombuffer(bytes(pending), np.uint8), chunk[run_start:run_end]]
                 )
-                _between_tokens_newlines(body)
+                if _has_newline(data) or _has_newline(pending):
+                    _between_tokens_newlines(body)
                 body[seps - run_start + len(pending)] = _NL
                 blank = close_at is not None and not bytes(body).strip() and index == 0
                 if not blank:
@@ -258,7 +263,9 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
                 p = int(marks[i])
                 match = _KEY_BEFORE.search((lookback + data[:p])[-_LOOKBACK:])
                 if match and json.loads(b'"' + match.group(1) + b'"') == key:
-                    raise NormalizeError(file, f"byte {position + p}", reason=f'a second "{key}" array')
+                    raise NormalizeError(
+                        file, f"byte {position + p}", reason=f'a second "{key}" array'
+                    )
             closing = marks[(chars == 125) & (depth_before == 1)]
             if closing.size:
                 phase = "done"
@@ -270,13 +277,11 @@ def split_records(stream: BinaryIO, file: str, key: str | None) -> Iterator[Run]
     if phase != "done" or state.in_string:
         where = {
             "before": f'it has no "{key}" array (missing, null or not an array)',
-            "array": f"it ends inside the {'records' if not key else key} array",
+            "array": f"it ends inside the {key or 'records'} array",
             "after": "it ends before the document closes",
         }.get(phase, "it ends inside a string")
         if phase == "before" and state.depth == 0 and not state.in_string:
-            raise NormalizeError(
-                file, reason=f"not a document of the shape {what}: {where}"
-            )
+            raise NormalizeError(file, reason=f"not a document of the shape {what}: {where}")
         raise NormalizeError(
             file, reason=f"is not a complete JSON document (truncated at byte {position}?): {where}"
         )

@@ -2,7 +2,7 @@
 
 Compression is detected from the first bytes (gzip ``1f 8b``, zip ``PK\\x03\\x04``), never from a file
 name or a ``Content-Encoding`` header: vendors name gzip files ``.csv`` and zip files ``.gz``.
-gzip goes through python-isal where it is installed (2.5–3× faster than zlib on this data; its
+gzip goes through python-isal where it is installed (2.5 to 3 times faster than zlib on this data; its
 threaded reader also moves decompression off the parsing thread) and the standard library
 otherwise. Every stream counts what it yields and stops at :data:`Limits.max_bytes`, so a gzip or
 zip bomb fails with an error instead of filling the disk or memory.
@@ -27,7 +27,7 @@ from export_pipelines.normalize.errors import NormalizeError
 try:
     from isal import igzip_threaded as _isal_threaded
 except ImportError:  # pragma: no cover - the standard library is the fallback
-    _isal_threaded = None
+    _isal_threaded = None  # type: ignore[assignment]
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -112,17 +112,23 @@ class Part:
 
 
 @contextmanager
-def open_parts(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Iterator[Part]]:
+def open_parts(
+    path: Path, limits: Limits = DEFAULT_LIMITS, *, workbook: bool = False
+) -> Iterator[Iterator[Part]]:
     """The uncompressed parts of ``path``, one after another (one part unless it is a ZIP).
 
     Each part's stream is valid until the next part is taken. A gzip member inside a ZIP is
-    decompressed too.
+    decompressed too. With ``workbook``, a ZIP that is itself an XLSX workbook is one part (its
+    declared sizes checked against the limit, since the workbook reader inflates it).
     """
     budget = [0]
     with path.open("rb") as raw:
         kind = compression(raw.read(4))
         raw.seek(0)
-        if kind == "zip":
+        if kind == "zip" and workbook and _is_workbook(path, raw, limits):
+            raw.seek(0)
+            yield iter([Part(path.name, raw)])
+        elif kind == "zip":
             yield _zip_parts(path, raw, budget, limits)
         else:
             yield iter([_part(path.name, raw, kind, budget, limits)])
@@ -133,6 +139,24 @@ def _part(label: str, raw: BinaryIO, kind: str, budget: list[int], limits: Limit
     if kind == "none":
         return Part(label, raw)
     return Part(label, io.BufferedReader(_Capped(inner, label, budget, limits.max_bytes), 1 << 20))
+
+
+def _is_workbook(path: Path, raw: BinaryIO, limits: Limits) -> bool:
+    try:
+        with zipfile.ZipFile(raw) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise NormalizeError(path.name, reason=f"not a readable ZIP archive ({exc})") from None
+    if not any(info.filename == "xl/workbook.xml" for info in infos):
+        return False
+    declared = sum(info.file_size for info in infos)
+    if declared > limits.max_bytes:
+        raise NormalizeError(
+            path.name,
+            reason=f"the workbook declares {declared:,} uncompressed bytes, beyond the limit of "
+            f"{limits.max_bytes:,} (a zip bomb, or raise Limits.max_bytes)",
+        )
+    return True
 
 
 def _zip_parts(path: Path, raw: BinaryIO, budget: list[int], limits: Limits) -> Iterator[Part]:

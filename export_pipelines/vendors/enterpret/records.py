@@ -195,7 +195,9 @@ def record_to_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 _UNITS = pa.struct([("units", pa.list_(pa.struct([("confidence", pa.float64())])))])
-_VENDOR_MESSAGE = pa.struct([("text", pa.string()), ("actor", pa.string()), ("actorID", pa.string())])
+_VENDOR_MESSAGE = pa.struct(
+    [("text", pa.string()), ("actor", pa.string()), ("actorID", pa.string())]
+)
 _VENDOR_ANSWER = pa.struct(
     [
         ("question", pa.string()),
@@ -283,14 +285,19 @@ def _predictions(array: pa.Array) -> pa.Array:
         stacked = pa.concat_arrays([_confidences(items.field(name)) for name in candidates])
         picks = np.maximum(chosen, 0) * m + np.arange(m)
         confidences = stacked.take(pa.array(picks))
-        confidences = pc.if_else(pa.array(chosen < 0), pa.scalar(None, confidences.type), confidences)
+        confidences = pc.if_else(
+            pa.array(chosen < 0), pa.scalar(None, confidences.type), confidences
+        )
     else:
         confidences = pa.nulls(m, pa.list_(pa.float64()))
     structs = pa.StructArray.from_arrays(
         [items.field("labelID"), kind, confidences], fields=list(_PREDICTION)
     )
     return pa.ListArray.from_arrays(
-        array.offsets, structs, type=pa.list_(_PREDICTION), mask=array.is_null() if array.null_count else None
+        array.offsets,
+        structs,
+        type=pa.list_(_PREDICTION),
+        mask=array.is_null() if array.null_count else None,
     )
 
 
@@ -348,9 +355,7 @@ def map_table(table: pa.Table, run: Run, file: str) -> pa.RecordBatch:
                 file, _where(run, row), vendor, reason=f"not epoch seconds: {shown(value)}"
             )
 
-        columns[column] = arrowops.epoch_to_timestamp(
-            table.column(vendor), 1, _TS, bad
-        )
+        columns[column] = arrowops.epoch_to_timestamp(table.column(vendor), 1, _TS, bad)
     columns["origin_record_id"] = table.column("originRecordID").combine_chunks()
     columns["languages"] = arrowops.retype(
         table.column("languages"), VENDOR_SCHEMA.field("languages").type, pa.list_(_LANGUAGE)
@@ -366,7 +371,12 @@ def map_table(table: pa.Table, run: Run, file: str) -> pa.RecordBatch:
     try:
         columns["metadata"] = arrowops.struct_to_map(key_values, _TYPED_VALUES, _typed_values)
     except _TypedValueError as exc:
-        raise NormalizeError(file, f"records {run.first_index}–{run.first_index + n - 1}", exc.column, reason=exc.reason) from None
+        raise NormalizeError(
+            file,
+            f"records {run.first_index} to {run.first_index + n - 1}",
+            exc.column,
+            reason=exc.reason,
+        ) from None
     text = arrowops.null_when_empty(table.column("text").combine_chunks())
     columns["text"] = arrowops.retype(text, _VENDOR_TEXT, RECORD_SCHEMA.field("text").type)
     for vendor, column, inner, items, vendor_item, item in (
