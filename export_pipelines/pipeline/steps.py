@@ -126,7 +126,7 @@ def normalize_job(
             f"raw files of ledger job {job.id} are missing ({', '.join(missing[:5])}); "
             "materialize the raw asset first"
         )
-    normalizer = spec.adapter.normalizer
+    normalizer = spec.adapter.normalizer_for(spec.request)
     lineage = Lineage(
         export=spec.name,
         partition=job.partition_key,

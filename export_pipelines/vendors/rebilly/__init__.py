@@ -4,9 +4,11 @@ parts) in csv, json, json-api or xml, and normalize it into one table per resour
 from typing import Any, ClassVar
 
 from export_pipelines.decisions import rebilly as decided
-from export_pipelines.vendors.base import VendorAdapter, VendorResource, Window
+from export_pipelines.vendors.base import Normalizer, VendorAdapter, VendorResource, Window
+from export_pipelines.vendors.rebilly.records import RebillyNormalizer
 from export_pipelines.vendors.rebilly.request import RebillyRequest
 from export_pipelines.vendors.rebilly.resource import RebillyResource
+from export_pipelines.vendors.rebilly.tables import TABLES
 
 
 class RebillyAdapter(VendorAdapter[RebillyRequest]):
@@ -23,12 +25,29 @@ class RebillyAdapter(VendorAdapter[RebillyRequest]):
                 "with one PDF document per record, which has no rows or columns to read); "
                 f"choose one of {', '.join(decided.TABLE_FORMATS)}"
             )
+        table = TABLES.get(request.resource)
+        if table is None:
+            raise ValueError(
+                f"resource: no table is declared for {request.resource} yet (declared: "
+                f"{', '.join(TABLES)}); add it to export_pipelines/vendors/rebilly/tables.py"
+            )
+        unknown = [f for f in request.fields or [] if not table.covered_by(f)]
+        if unknown:
+            raise ValueError(
+                f"fields: {', '.join(unknown)} not among the {request.resource} table's fields "
+                f"({', '.join(c.source for c in table.columns)})"
+            )
+        if request.fields and "id" not in request.fields:
+            raise ValueError("fields: include id; the table's rows are identified by it")
         bounded = request.dateRange is not None and request.dateRange.bounded
         if partitioned and bounded:
             raise ValueError(
                 "dateRange.start/end: remove them; a partitioned export asks for its partition's "
                 "window (dateRange.field may stay, to choose the timestamp it applies to)"
             )
+
+    def normalizer_for(self, request: RebillyRequest) -> Normalizer:
+        return RebillyNormalizer(request.resource, request.format, request.fields)
 
     def build_body(self, request: RebillyRequest, window: Window | None) -> dict[str, Any]:
         # No window and no declared range is the vendor's documented "all time".
