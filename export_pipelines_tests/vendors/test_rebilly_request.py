@@ -1,6 +1,8 @@
 """Rebilly's request model and adapter: what the catalog accepts, refuses, and what is submitted."""
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from export_pipelines.vendors.rebilly.client import (
     rebilly_retry_after,
     same_request,
 )
+from export_pipelines_tests.catalog.test_dg_check import PROJECT, _bad_project, _dg
 
 DAY = Window(datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 5, tzinfo=UTC))
 
@@ -198,3 +201,33 @@ def test_a_listed_export_matches_the_body_it_was_created_from() -> None:
     assert not same_request({**echoed, "format": "json"}, body)
     later = {**echoed, "dateRange": {**echoed["dateRange"], "end": "2024-03-06T00:00:00Z"}}
     assert not same_request(later, body)
+
+
+def test_dg_check_refuses_pdf_and_lists_the_rebilly_catalog(tmp_path: Path) -> None:
+    root = _bad_project(
+        tmp_path,
+        """
+        type: export_pipelines.catalog.AsyncExport
+        attributes:
+          vendor: rebilly
+          export: invoice_pdfs
+          partitioning: daily
+          start: "2024-01-01"
+          request: {name: invoices, resource: invoices, format: pdf}
+        """,
+    )
+    refused = _dg(["check", "defs"], root, tmp_path, PYTHONPATH=str(root))
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "export rebilly/invoice_pdfs: format: pdf cannot become a table" in output
+
+    listed = _dg(["list", "defs", "--json"], PROJECT, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    keys = {asset["asset_key"] for asset in json.loads(listed.stdout)["assets"]}
+    for export in (
+        "transactions_daily",
+        "customers_daily",
+        "subscriptions_daily",
+        "invoices_weekly",
+    ):
+        assert {f"rebilly/{export}/request", f"rebilly/{export}/raw", f"rebilly/{export}"} <= keys
