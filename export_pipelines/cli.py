@@ -43,18 +43,17 @@ def dev(port: int) -> None:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
-    with processes.sandbox(
-        log_path=home / "logs" / "sandbox.log", work_dir=home / "sandbox"
-    ) as vendor_env:
+    logs = processes.log_dir(home)  # not $DAGSTER_HOME/logs: Dagster's telemetry queue
+    with processes.sandbox(log_path=logs / "sandbox.log", work_dir=home / "sandbox") as vendor_env:
         env = {**os.environ, **vendor_env, "DAGSTER_HOME": str(home)}
         for name, value in vendor_env.items():
             if name.endswith("_BASE_URL"):
                 click.echo(f"sandbox: {name}={value}")
         args = [processes.dagster_executable("dagster"), "dev", "-w", "workspace.yaml"]
         with processes.running(
-            [*args, "-p", str(port)], env=env, log_path=home / "logs" / "dagster.log", cwd=root
+            [*args, "-p", str(port)], env=env, log_path=logs / "dagster.log", cwd=root
         ) as process:
-            click.echo(f"dagster dev on http://127.0.0.1:{port} (log: {home / 'logs'})")
+            click.echo(f"dagster dev on http://127.0.0.1:{port} (log: {logs})")
             process.wait()
 
 

@@ -1,7 +1,7 @@
 """The ledger on SQLite and PostgreSQL: claims, adoption under races, the state history."""
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from export_pipelines.ledger import FileUpdate, JobState, Ledger, SubmitRecord
 
@@ -130,3 +130,50 @@ def test_the_submit_outcome_and_progress_changes_are_recorded(ledger: Ledger) ->
     assert job.polls == 4 and job.progress == (3, 4)
     details = [detail for _, _, detail in job.history if detail and "progress" in detail]
     assert details == ["progress 1/4 parts", "progress 3/4 parts"]
+
+
+def test_an_ambiguous_submit_keeps_the_claim_and_a_forced_one_records_the_orphan(
+    ledger: Ledger,
+) -> None:
+    job, _ = _claim(ledger)
+    job = ledger.mark_ambiguous(job.id, "ReadTimeout after sending")
+    assert job.state is JobState.SUBMITTING and job.submit_outcome is SubmitRecord.AMBIGUOUS
+    assert job.possible_orphan and job.submit_unresolved(datetime.now(UTC))
+
+    again, must_submit = _claim(ledger)
+    assert not must_submit and again.id == job.id  # nobody submits blindly in its place
+
+    forced, must_submit = _claim(ledger, force=True)
+    assert must_submit and forced.id != job.id
+    old = ledger.get(job.id)
+    assert old.state is JobState.SUPERSEDED and old.superseded_by == forced.id
+    assert old.possible_orphan and "orphan" in (old.history[-1][2] or "")
+
+
+def test_a_fresh_submitting_job_is_not_unresolved(ledger: Ledger) -> None:
+    job, _ = _claim(ledger)
+    assert not job.submit_unresolved(datetime.now(UTC))
+    assert job.submit_unresolved(datetime.now(UTC) + timedelta(minutes=11))
+    ledger.mark_submitted(job.id, "async-9")
+    assert not ledger.get(job.id).submit_unresolved(datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_errors_and_ingest_attempts_are_recorded_without_moving_the_job(ledger: Ledger) -> None:
+    job, _ = _claim(ledger)
+    ledger.mark_submitted(job.id, "async-2")
+    ledger.mark_completed(job.id, [FileUpdate("part-0.json", "http://x/0", None)], None)
+    assert [j.id for j in ledger.awaiting_ingest("enterpret")] == [job.id]
+    ledger.record_download(job.id, 0, local_path="/tmp/x", size=3, sha256="0" * 64)
+    ledger.mark_downloaded(job.id)
+    assert [j.id for j in ledger.awaiting_ingest("enterpret")] == [job.id]
+
+    job = ledger.record_error(job.id, "part-0.json has no records array")
+    assert job.state is JobState.DOWNLOADED and job.error == "part-0.json has no records array"
+    assert ledger.record_ingest_attempt(job.id, 1, "ingest run 1 requested").ingest_attempt == 1
+    assert ledger.record_ingest_attempt(job.id, 2, "relaunch 2").ingest_attempt == 2
+    assert ledger.record_ingest_attempt(job.id, 1, "late").ingest_attempt == 2
+    details = [d for _, _, d in ledger.get(job.id).history]
+    assert "late" not in details and "relaunch 2" in details
+
+    job = ledger.mark_ingested(job.id, [7])
+    assert job.error is None and ledger.awaiting_ingest("enterpret") == []

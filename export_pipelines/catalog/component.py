@@ -3,14 +3,18 @@
 ``AsyncExport`` is one vendor export (its three assets, and its recurrence when it has one);
 ``VendorConnection`` is one vendor's API resource and status sensor. Both validate everything at
 load time, so ``dg check defs`` names the document and the field of any mistake: an unknown vendor,
-an unknown or ill-typed request field, a partitioning without a start.
+an unknown or ill-typed request field, a partitioning without a start, bounds that leave no
+partition (an end before the start, a start in the future), and two documents declaring the same
+export (both named, by file and document number).
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
+import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from export_pipelines import settings
@@ -43,6 +47,40 @@ def _field_errors(field: str, error: ValidationError) -> str:
         where = ".".join(str(part) for part in (field, *item["loc"]))
         lines.append(f"{where}: {item['msg']}")
     return "; ".join(lines)
+
+
+def _declarations(defs_root: Path, vendor: str, export: str) -> list[str]:
+    """Every ``AsyncExport`` document under the defs folder declaring ``vendor``/``export``, as
+    ``<file>, document <n>`` (files read as written; templated names are compared as written)."""
+    found = []
+    for path in sorted(defs_root.rglob("defs.yaml")):
+        try:
+            documents = list(yaml.safe_load_all(path.read_text()))
+        except (OSError, yaml.YAMLError):
+            continue  # Dagster reports an unreadable file itself
+        for index, document in enumerate(documents):
+            if not isinstance(document, dict) or not str(document.get("type", "")).endswith(
+                "AsyncExport"
+            ):
+                continue
+            attributes = document.get("attributes") or {}
+            if attributes.get("vendor") == vendor and attributes.get("export") == export:
+                shown = path.relative_to(defs_root.parent).as_posix()
+                found.append(f"{shown}, document {index + 1}")
+    return found
+
+
+def _one_declaration(context: dg.ComponentLoadContext, spec: ExportSpec) -> None:
+    """Two documents declaring one export would clash on its asset keys, and Dagster's own error
+    names neither document: name them all here."""
+    places = _declarations(context.defs_module_path, spec.vendor, spec.name)
+    if len(places) > 1:
+        raise ValueError(
+            f"export {spec.vendor}/{spec.name} is declared {len(places)} times: in "
+            + " and in ".join(places)
+            + "; each export needs its own name (it names the asset keys "
+            f"{keys.request_key(spec.vendor, spec.name).to_user_string()} and the rest)"
+        )
 
 
 class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
@@ -123,10 +161,16 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
             raise ValueError(f"start: a {self.partitioning} export needs its first partition")
         if not partitioned and (start or end):
             raise ValueError("start/end: only a partitioned export has partition bounds")
+        if start is not None and end is not None and end <= start:
+            raise ValueError(f"end: {self.end} is not after start {self.start}")
+        if start is not None and start > datetime.now(UTC):
+            raise ValueError(
+                f"start: {self.start} is in the future; the export would have no partition yet"
+            )
         adapter.check_request(
             request, partitioned=partitioned, windowed_by_recurrence=recurrence is not None
         )
-        return ExportSpec(
+        spec = ExportSpec(
             vendor=self.vendor,
             name=self.export,
             description=self.description,
@@ -138,9 +182,20 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
             request=request,
             recurrence=recurrence,
         )
+        partitions = spec.partitions_def()
+        first = partitions.get_first_partition_window() if partitions is not None else None
+        if partitions is not None and (first is None or (end is not None and first.end > end)):
+            # Dagster aligns weeks and months, so a short range may hold none (or, oddly, list
+            # one that ends past ``end``).
+            raise ValueError(
+                f"start/end: no whole {self.partitioning} partition (in {self.timezone}) fits "
+                f"between {self.start} and {self.end or 'now'}"
+            )
+        return spec
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         spec = self.to_spec()
+        _one_declaration(context, spec)
         recurring: list[Any] = []
         if spec.recurrence is not None:
             recurring = build_recurrence_definitions(

@@ -2,6 +2,12 @@
 
 Each child gets the environment that points the vendor resources at the sandbox; each is stopped
 (SIGTERM, then SIGKILL) however the demo ends.
+
+Nothing of a user's leaves the machine unasked: Dagster's webserver and daemon run a thread that
+POSTs the files in ``$DAGSTER_HOME/logs/`` to Dagster's telemetry endpoint (and deletes them)
+whatever ``telemetry.enabled`` says. So every child gets ``DAGSTER_DISABLE_TELEMETRY``, which stops
+that thread, and the children's own logs (which hold the sandbox's keys) are written beside
+``DAGSTER_HOME``, never into its ``logs/`` folder (:func:`log_dir`).
 """
 
 import os
@@ -19,6 +25,14 @@ from export_pipelines.vendors import VENDORS
 
 #: Key of the sandbox's root URL in the environment mapping :func:`sandbox` yields.
 SANDBOX_URL = "EXPORT_PIPELINES_SANDBOX_URL"
+#: Set for every process the project starts (and the demo's own): Dagster's log uploader stays off.
+NO_TELEMETRY = {"DAGSTER_DISABLE_TELEMETRY": "1"}
+
+
+def log_dir(home: Path) -> Path:
+    """Where the demo and ``make dev`` write their processes' logs: ``<home>-logs`` beside the
+    Dagster home, because ``$DAGSTER_HOME/logs`` is Dagster's telemetry upload queue."""
+    return home.with_name(f"{home.name}-logs")
 
 
 def parse_exports(text: str) -> dict[str, str]:
@@ -38,7 +52,12 @@ def running(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+            args,
+            env={**env, **NO_TELEMETRY},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
         )
         try:
             yield process

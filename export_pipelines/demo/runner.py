@@ -122,7 +122,8 @@ def run_demo(timeout_seconds: float = 600.0) -> int:
     root = _project_root()
     home = _fresh_home(root)
     data = Path(os.environ.get(settings.DATA_DIR_ENV) or root / "data").resolve()
-    logs = home / "logs"
+    logs = processes.log_dir(home)
+    os.environ.update(processes.NO_TELEMETRY)  # this process hosts an instance too
     started = time.monotonic()
     with processes.sandbox(log_path=logs / "sandbox.log", work_dir=home / "sandbox") as vendor_env:
         env = dict(os.environ)

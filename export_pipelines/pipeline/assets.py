@@ -11,7 +11,8 @@
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,6 +22,7 @@ from export_pipelines.lake import LakeResource
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.metadata import column_schema, markdown_preview
+from export_pipelines.pipeline.previous import PreviousTable
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import (
     StepFailed,
@@ -195,24 +197,57 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
             dg.AssetCheckSpec(
                 keys.ROWS_CHECK,
                 asset=table_key,
-                description="The Parquet holds exactly as many rows as the vendor's files did.",
+                description="The Parquet holds exactly as many rows as the vendor's files did. "
+                "Blocking: a table failing it is not kept, and nothing downstream runs on it.",
+                blocking=True,
             )
         ],
         **common,
     )
-    @_guarded
-    def table(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def table(
+        context: dg.AssetExecutionContext,
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         _, ledger, lake = _resources(context, vendor)
-        job = _job_for_run(context, spec, ledger)
+        try:
+            job = _job_for_run(context, spec, ledger)
+        except StepFailed as exc:
+            raise _failure(exc) from None
         if job.state not in (JobState.DOWNLOADED, JobState.INGESTED):
-            raise StepFailed(
-                f"ledger job {job.id} is {job.state.value}, not downloaded; materialize "
-                f"{raw_key.to_user_string()} first"
+            raise _failure(
+                StepFailed(
+                    f"ledger job {job.id} is {job.state.value}, not downloaded; materialize "
+                    f"{raw_key.to_user_string()} first"
+                )
             )
-        written, path = normalize_job(job, spec=spec, lake=lake)
-        rows_per_file = [written.rows_per_source.get(f.name, 0) for f in job.files]
+        with PreviousTable(lake.table_path(vendor, name, job.partition_key)) as previous:
+            try:
+                written, path = normalize_job(job, spec=spec, lake=lake)
+            except Exception as exc:
+                # The writer replaces the table atomically: the old one is still in place.
+                message = (
+                    f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}, raw "
+                    f"files in {lake.raw_dir(vendor, name, job.partition_key, job.id)}) failed: "
+                    f"{exc}; the partition's table was left as it was"
+                )
+                ledger.record_error(job.id, message)
+                raise dg.Failure(description=message, allow_retries=False) from exc
+            rows_per_file = [written.rows_per_source.get(f.name, 0) for f in job.files]
+            check = _rows_check(spec, job, path, rows_per_file)
+            if not check.passed:
+                previous.restore()
+                per_file = ", ".join(
+                    f"{f.name}: {rows}" for f, rows in zip(job.files, rows_per_file, strict=True)
+                )
+                message = (
+                    f"the rows of ledger job {job.id} ({vendor} job {job.vendor_job_id}) do not "
+                    f"add up: {check.metadata['problems'].value}; records per file: {per_file}. "
+                    "The new table was discarded and the partition's table left as it was"
+                )
+                ledger.record_error(job.id, message)
+                yield check
+                raise dg.Failure(description=message, allow_retries=False)
         job = ledger.mark_ingested(job.id, rows_per_file)
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": written.rows,
                 "dagster/column_schema": column_schema(written.schema),
@@ -226,16 +261,17 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 "bytes_parquet": written.bytes,
                 "vendor_latency_seconds": job.vendor_latency_seconds,
             },
-            check_results=[_rows_check(spec, job, path)],
+            check_results=[check],
         )
 
     return [request, raw, table]
 
 
-def _rows_check(spec: ExportSpec, job: JobRecord, path: Any) -> dg.AssetCheckResult:
+def _rows_check(
+    spec: ExportSpec, job: JobRecord, path: Path, file_rows: list[int]
+) -> dg.AssetCheckResult:
     """Read the written file's footer back and compare with the rows counted per vendor file."""
     parquet_rows = pq.ParquetFile(path).metadata.num_rows
-    file_rows = [f.rows or 0 for f in job.files]
     problems = []
     if parquet_rows != sum(file_rows):
         problems.append(f"Parquet holds {parquet_rows} rows, the vendor files {sum(file_rows)}")

@@ -134,6 +134,27 @@ def _bad_project(tmp_path: Path, document: str) -> Path:
             """,
             ["partitioning", "'hourly', 'daily', 'weekly', 'monthly' or 'none'"],
         ),
+        (
+            """
+            type: export_pipelines.catalog.AsyncExport
+            attributes:
+              vendor: enterpret
+              export: x
+              partitioning: daily
+              start: "2024-02-01"
+              end: "2024-01-01"
+              request: {pageSize: 5}
+            """,
+            ["export enterpret/x", "end: 2024-01-01 is not after start 2024-02-01"],
+        ),
+        (
+            """
+            type: export_pipelines.catalog.AsyncExport
+            attributes: {vendor: enterpret, export: x, partitioning: daily, start: "2024-01-01",
+                         request: {pageSize: 100000000000000000000000}}
+            """,
+            ["request.pageSize", "less than or equal to 1000000"],
+        ),
     ],
 )
 def test_a_mistake_fails_dg_check_naming_document_and_field(
@@ -146,3 +167,29 @@ def test_a_mistake_fails_dg_check_naming_document_and_field(
     assert "defs.yaml (AsyncExport) (error)" in output
     for text in expected:
         assert text in output, output
+
+
+def test_an_export_declared_twice_names_both_documents(tmp_path: Path) -> None:
+    root = _bad_project(
+        tmp_path,
+        """
+        type: export_pipelines.catalog.AsyncExport
+        attributes: {vendor: enterpret, export: twice, partitioning: daily, start: "2024-01-01",
+                     request: {pageSize: 5}}
+        ---
+        type: export_pipelines.catalog.AsyncExport
+        attributes: {vendor: enterpret, export: other, partitioning: daily, start: "2024-01-01",
+                     request: {pageSize: 5}}
+        ---
+        type: export_pipelines.catalog.AsyncExport
+        attributes: {vendor: enterpret, export: twice, partitioning: weekly, start: "2024-01-01",
+                     request: {pageSize: 9}}
+        """,
+    )
+    result = _dg(["check", "defs"], root, tmp_path, PYTHONPATH=str(root))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert (
+        "export enterpret/twice is declared 2 times: in defs/enterpret/defs.yaml, document 1 "
+        "and in defs/enterpret/defs.yaml, document 3"
+    ) in output, output

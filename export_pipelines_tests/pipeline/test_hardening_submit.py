@@ -16,7 +16,7 @@ from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import StepFailed
 from export_pipelines.pipeline.submission import submit_or_adopt
-from export_pipelines.pipeline.window import Target
+from export_pipelines.pipeline.window import Target, fingerprint
 from export_pipelines.transport import RetryPolicy
 from export_pipelines.vendors.base import Window
 from export_pipelines.vendors.enterpret.client import EnterpretClient
@@ -122,20 +122,21 @@ def test_a_submit_timing_out_after_the_vendor_processed_it_is_not_submitted_agai
     assert "orphan" in old.history[-1][2]
 
 
-def test_a_submit_answered_500_is_ambiguous_too(project: Project) -> None:
+def test_a_submit_answered_500_after_processing_is_ambiguous_too(project: Project) -> None:
     spec, ledger, partition = _spec(), project.ledger(), "2024-03-12"
-    project.sandbox.add_fault("enterpret", "submit", status=500, times=1)
+    project.sandbox.add_fault("enterpret", "submit", status=500, times=1, after_processing=True)
     with pytest.raises(StepFailed, match="HTTP 500"):
         submit_or_adopt(
             spec, _target(partition), ledger=ledger, client=_client(project), run_id=None
         )
+    [orphan] = _wait_for_vendor_jobs(project, partition, 1)
     [job] = ledger.jobs(export="feedback_daily")
     assert job.submit_outcome is SubmitRecord.AMBIGUOUS and job.state is JobState.SUBMITTING
     with pytest.raises(StepFailed, match="may hold an orphan"):
         submit_or_adopt(
             spec, _target(partition), ledger=ledger, client=_client(project), run_id=None
         )
-    assert _vendor_jobs_for(project, partition) == []
+    assert _vendor_jobs_for(project, partition) == [orphan]
 
 
 def test_a_submit_refused_by_the_vendor_releases_the_claim(project: Project) -> None:
@@ -188,3 +189,36 @@ def test_a_submit_that_never_left_releases_the_partition_at_once(
     assert retried.success, failure_messages(retried)
     _, fresh = project.ledger().jobs(export="feedback_daily")
     assert fresh.state is JobState.RUNNING and fresh.attempt == 2
+
+
+def test_a_job_left_submitting_by_a_run_that_ended_is_ambiguous_at_once(project: Project) -> None:
+    spec, ledger, partition = _spec(), project.ledger(), "2024-03-15"
+    target = _target(partition)
+    body = spec.adapter.build_body(spec.request, target.window)
+    job, _ = ledger.claim(
+        vendor="enterpret",
+        export="feedback_daily",
+        partition_key=partition,
+        partitioned=True,
+        window=(target.window.start, target.window.end) if target.window else None,
+        fingerprint=fingerprint("enterpret", "feedback_daily", body),
+        body=body,
+        window_fixed=True,
+        run_id="run-that-was-killed",
+    )
+    client = _client(project)
+
+    with pytest.raises(StepFailed, match="another run is submitting"):
+        submit_or_adopt(
+            spec, target, ledger=ledger, client=client, run_id="b", run_finished=lambda _: False
+        )
+    assert ledger.get(job.id).submit_outcome is None
+
+    with pytest.raises(StepFailed, match="may hold an orphan job"):
+        submit_or_adopt(
+            spec, target, ledger=ledger, client=client, run_id="b", run_finished=lambda _: True
+        )
+    after = ledger.get(job.id)
+    assert after.submit_outcome is SubmitRecord.AMBIGUOUS and after.possible_orphan
+    assert "run run-that-was-killed ended" in (after.error or "")
+    assert _vendor_jobs_for(project, partition) == []

@@ -14,6 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from export_pipelines.decisions import enterpret as decided
 
+#: The vendor's numbers are int64 (epoch seconds, relative values): anything larger is refused here
+#: rather than by the vendor.
+INT64_MAX = 2**63 - 1
+#: Records per result file. The vendor documents no bound (N-3); one file of a million records is
+#: hundreds of MB of JSON, well past what a signed URL download should carry, so larger values are
+#: taken for mistakes (``10^23`` once went through). Our bound, not the vendor's.
+PAGE_SIZE_MAX = 1_000_000
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -74,13 +82,13 @@ class FilterQuery(_Strict):
 
 
 class RelativeTimeRange(_Strict):
-    value: int = Field(gt=0)
+    value: int = Field(gt=0, le=INT64_MAX)
     unit: Literal[decided.RELATIVE_UNITS]  # type: ignore[valid-type]
 
 
 class TimeRange(_Strict):
-    startTime: int | None = Field(default=None, ge=0)
-    endTime: int | None = Field(default=None, ge=0)
+    startTime: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    endTime: int | None = Field(default=None, ge=0, le=INT64_MAX)
     relative: RelativeTimeRange | None = None
 
     @model_validator(mode="after")
@@ -99,14 +107,14 @@ class TimeRange(_Strict):
 class ListRecords(_Strict):
     filter: FilterQuery | None = None
     timerange: TimeRange | None = None
-    pageSize: int | None = Field(default=None, gt=0)
+    pageSize: int | None = Field(default=None, gt=0, le=PAGE_SIZE_MAX)
 
 
 class EnterpretRequest(_Strict):
     """The ``request`` block of an Enterpret export in the catalog."""
 
     listRecords: ListRecords = Field(default_factory=ListRecords)
-    pageSize: int | None = Field(default=None, gt=0)
+    pageSize: int | None = Field(default=None, gt=0, le=PAGE_SIZE_MAX)
 
     @model_validator(mode="after")
     def _one_page_size(self) -> Self:
