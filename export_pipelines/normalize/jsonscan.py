@@ -30,7 +30,7 @@ import numpy as np
 
 from export_pipelines.normalize.errors import NormalizeError
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 4 << 20
 _QUOTE, _BACKSLASH, _COMMA, _NL, _CR, _SPACE = 34, 92, 44, 10, 13, 32
 _OPEN = (123, 91)  # { [
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$', re.DOTALL)

@@ -31,6 +31,7 @@ from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
 from export_pipelines.normalize.jsonread import MixedTypes, jsonl_runs, parse_run
 from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.schema import RESCUED, Column, TableSchema
 from export_pipelines.normalize.source import DEFAULT_LIMITS, Limits, Part, open_parts
 
@@ -90,12 +91,13 @@ class TabularNormalizer:
         self.schema = table.arrow()
 
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Batches as the C readers parse them (a block of a few MB each), not cut to
+        ``batch_rows``: that bound is for rows built in Python, and cutting Arrow batches finer
+        only adds per-batch cost downstream."""
         workbook = isinstance(self.format, Xlsx)
         with open_parts(path, self.limits, workbook=workbook) as parts:
             for part in parts:
-                for batch in self._part(path, part):
-                    for start in range(0, batch.num_rows, batch_rows):
-                        yield batch.slice(start, batch_rows)
+                yield from self._part(path, part)
 
     def _csv_again(
         self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
@@ -393,7 +395,7 @@ def _json(part: Part, table: TableSchema, fmt: Format) -> Iterator[pa.RecordBatc
     else:
         assert isinstance(fmt, JsonArray)
         runs = split_records(part.stream, part.label, fmt.key)
-    for run in runs:
+    for run in prefetch(runs):
         try:
             parsed = parse_run(run, part.label, options)
         except MixedTypes:
@@ -580,6 +582,12 @@ def _cells(values: list[Any], column: Column, label: str, first: int) -> pa.Arra
 
     cleaned = [None if v == "" else v for v in values]
     t = column.type
+    if column.epoch:
+        numeric = all(v is None or isinstance(v, int | float) for v in cleaned)
+        return pa.array(
+            cleaned if numeric else [None if v is None else str(v) for v in cleaned],
+            pa.float64() if numeric else pa.string(),
+        )
     try:
         if pa.types.is_timestamp(t) and not column.epoch:
             cleaned = [

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from export_pipelines.normalize.lineage import LINEAGE_FIELDS, Lineage
 
-_QUEUE_DEPTH = 4
+_QUEUE_DEPTH = 2
 #: A Parquet row group closes at this many rows or this many bytes of Arrow memory, whichever comes
 #: first: large enough for efficient scans, small enough that buffering it keeps memory bounded.
 ROW_GROUP_ROWS = 100_000

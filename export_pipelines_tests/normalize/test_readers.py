@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from export_pipelines.normalize import Lineage, NormalizeError, write_parquet

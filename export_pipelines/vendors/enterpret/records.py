@@ -39,6 +39,7 @@ from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
 from export_pipelines.normalize.jsonread import MixedTypes, parse_run
 from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.source import open_parts
 
 _LANGUAGE = pa.struct([("iso6393", pa.string()), ("iso6391", pa.string()), ("source", pa.string())])
@@ -447,18 +448,15 @@ class EnterpretNormalizer:
     schema = RECORD_SCHEMA
 
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """One batch per run of records (a few MB of JSON each): ``batch_rows`` bounded the rows
+        the old reader built in Python; Arrow-parsed runs are bounded by bytes instead."""
         with open_parts(path) as parts:
             for part in parts:
-                for run in split_records(part.stream, part.label, "records"):
+                for run in prefetch(split_records(part.stream, part.label, "records")):
                     try:
                         table = parse_run(run, part.label, _PARSE)
                     except MixedTypes:
                         batch = _rows_one_by_one(run, part.label)
                     else:
                         batch = map_table(table, run, part.label)
-                    yield from _slices(batch, batch_rows)
-
-
-def _slices(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
-    for start in range(0, batch.num_rows, rows):
-        yield batch.slice(start, rows)
+                    yield batch
