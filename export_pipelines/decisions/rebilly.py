@@ -57,7 +57,8 @@ XML_LIST_ITEM_ELEMENT: Final = "item"
 
 #: Past this many records the file is a ZIP of numbered parts (``{name}-part1.csv``, …) of at most
 #: this many records each; CSV parts repeat the header, JSON parts are whole arrays, XML parts have
-#: their own root (the vendor's newer definitions). Parts are numbered from 1.
+#: their own root (the vendor's newer definitions). Parts are numbered from 1; the sandbox's stem
+#: is the file id (``file_….zip`` holding ``file_…-part1.csv``…).
 RECORDS_PER_FILE: Final = 1_000_000
 PART_NAME_TEMPLATE: Final = "{stem}-part{number}.{extension}"
 FILE_EXTENSIONS: Final = {"csv": "csv", "json": "json", "json-api": "json", "xml": "xml"}
@@ -68,7 +69,9 @@ STATUSES: Final = ("pending", "queued", "processing", "completed", "failed")
 TERMINAL_STATUSES: Final = ("completed", "failed")
 #: A data export may be changed (PUT) only while it is in this status (documented).
 MODIFIABLE_STATUS: Final = "pending"
+#: ``failureReason`` is null unless ``failed`` (the newer definitions' nullable enum).
 FAILURE_REASONS: Final = ("record-limit-exceeded", "max-retries-reached")
+#: ``recordCount`` (excluding the CSV header) and ``fileId`` are present only once ``completed``.
 
 #: R-3: relative ``dateRange`` forms both sides understand, besides ISO-8601; all times are UTC.
 #: ``-N unit(s)`` and ``N unit(s) ago`` count from now; as in PHP, ``first day of last month`` keeps
@@ -77,6 +80,9 @@ RELATIVE_KEYWORDS: Final = ("now", "today", "yesterday", "tomorrow", "midnight")
 RELATIVE_UNITS: Final = ("second", "minute", "hour", "day", "week", "month", "year")
 FIRST_DAY_OF_LAST_MONTH: Final = "first day of last month"
 DATE_RANGE_TIME_ZONE: Final = "UTC"
+#: A window is ``start <= value < end`` on ``dateRange.field``, so adjacent partitions never share
+#: a record; an omitted ``dateRange`` is all time.
+DATE_RANGE_END_EXCLUSIVE: Final = True
 
 #: R-4: link relations added to ``_links`` only once ``completed``. ``download`` is
 #: ``{base}/files/{fileId}/download`` and needs the API key; ``signedLink`` is a pre-signed URL that
@@ -115,4 +121,5 @@ PROBLEM_TITLES: Final = {
 #: description lists no 400 or 409 for these operations).
 INVALID_REQUEST_STATUS: Final = 422
 
-#: R-9: DELETE removes an export in any status (204); one still being generated is cancelled.
+#: R-9: DELETE removes an export in any status; one still being generated is cancelled.
+DELETE_STATUS: Final = 204

@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
+from export_pipelines.sandbox import registry
 from export_pipelines.sandbox.config import SandboxConfig
-from export_pipelines.sandbox.registry import VENDORS
 from export_pipelines.sandbox.server import serve
 from export_pipelines.sandbox.vendor import ServeFlag
 from export_pipelines.settings import (
@@ -54,7 +54,7 @@ def _vendor_flag_param(vendor: str, flag: ServeFlag) -> str:
 
 def _with_vendor_flags(command: Callable[..., None]) -> Callable[..., None]:
     """One ``--<vendor>-<option>`` per flag that a registered vendor declares."""
-    for vendor in reversed(VENDORS):
+    for vendor in reversed(registry.VENDORS):
         for flag in reversed(vendor.serve_flags):
             command = click.option(
                 f"--{vendor.name}-{flag.option}",
@@ -71,7 +71,7 @@ def vendor_sections(
 ) -> dict[str, dict[str, Any]]:
     """Each vendor's config overrides: its own flags, and the shared ones where it has the field."""
     sections: dict[str, dict[str, Any]] = {}
-    for vendor in VENDORS:
+    for vendor in registry.VENDORS:
         fields = vendor.config_model.model_fields
         section: dict[str, Any] = {}
         if seed is not None and "seed" in fields:

@@ -10,11 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
-from export_pipelines.sandbox import enterpret
+from export_pipelines.sandbox import enterpret, registry
 from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.enterpret.simulator import EnterpretSimulator
 from export_pipelines.sandbox.faults import Fault, FaultRegistry, FaultSpec
-from export_pipelines.sandbox.registry import VENDORS
 from export_pipelines.sandbox.signed_urls import UrlSigner
 from export_pipelines.sandbox.vendor import MountContext, SandboxVendor, VendorMount
 
@@ -38,7 +37,7 @@ class Sandbox:
         self.vendors: dict[str, VendorMount[Any]] = {}
         self._closed = False
         try:
-            for vendor in VENDORS:
+            for vendor in registry.VENDORS:
                 context = MountContext(self.work_dir / vendor.name, self.faults, self.signer)
                 self._add(vendor.mount(self.config.vendor_config(vendor), context))
         except BaseException:

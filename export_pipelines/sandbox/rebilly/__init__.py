@@ -22,14 +22,37 @@ Resources (``catalog.py`` lists every field with its type; ``fields`` omitted ex
   subtotalAmount, discountAmount, taxAmount, amount, amountDue, billingAddress/{…}, issuedTime,
   dueTime, paidTime, createdTime, updatedTime.
 
-Types: amounts are decimal strings in the currency's minor unit (``"12.50"``; JPY ``"1200"``);
-timestamps ISO-8601 UTC to the second with ``Z``; integers and booleans are JSON numbers and
-booleans; some fields are null. ``invoiceItems``, ``revenueAudit`` and ``pdf`` are refused (422).
+Types: amounts are decimal strings in the currency's minor unit (``"12.50"``; JPY ``"1200"``),
+always beside a currency; timestamps ISO-8601 UTC to the second with ``Z``; integers and booleans
+are JSON numbers and booleans; the nullable fields (``approvalCode``, ``company``,
+``canceledTime``, ``paidTime``…) are sometimes null; no value is an empty string.
+``invoiceItems``, ``revenueAudit`` and ``pdf`` are refused (422).
 
-File shapes (csv with ``/``-flattened headers, json array, json-api ``{"data": [...]}``, xml with a
-resource-named root and ``<record>`` elements) and the ZIP of numbered parts past
-``records_per_file``: ``formats.py``. Relative ``dateRange`` forms (R-3): ``dates.py``. Filter,
-sort and q subset: ``query.py``.
+Files (``formats.py``), UTF-8, records in primary-time order unless ``arguments.sort`` says
+otherwise, ``fields`` selecting leaves or whole objects in the order given:
+
+* csv: header row of leaf paths flattened with ``/`` (``gateway/name``), RFC 4180 quoting, ``\\r\\n``;
+  null is an empty cell, booleans ``true``/``false``.
+* json: an array of records with nested objects.
+* json-api: ``{"data": [{"type": "<resource>", "id": "<record id>", "attributes": {…}}]}``, the
+  attributes being the selected fields but ``id``; the id is there even when ``fields`` omit it.
+* xml: ``<?xml version="1.0" encoding="UTF-8"?>``, root ``<transactions>`` (the resource), one
+  ``<record>`` per record, one element per field in order, nested fields as nested elements, null
+  as ``<field nil="true"/>``.
+* Past ``records_per_file`` records (default 1,000,000; ``--rebilly-records-per-file``) the file is
+  ``file_….zip`` of ``file_…-part1.<ext>``, ``-part2``…, each a whole document of at most that many
+  records (CSV parts repeat the header).
+
+``dateRange`` (``dates.py``, R-3, UTC): ISO-8601 (no zone = UTC), ``now``, ``today``,
+``midnight``, ``noon``, ``yesterday``, ``tomorrow``, ``[+|-]N unit(s)``, ``N unit(s) ago`` (second
+… year), ``first|last day of this|last|next month``, combined as in PHP (``3 days ago midnight``);
+resolved when processing starts; the window is ``start <= dateRange.field < end``.
+
+Filter (``query.py``): ``field:value`` joined by ``;`` (AND), ``,`` for alternatives (OR), fields
+as catalogue paths with ``.`` or ``/``, exact case-insensitive values, inclusive ranges ``a..b``,
+``a..``, ``..b`` on numbers, amounts and timestamps, ``!value`` to exclude; typed (a non-number
+for an amount is a 422); no predefined lists (``@list``). ``sort``: fields, ``-`` descending.
+``q``: case-insensitive substring of the resource's text fields (ids, names, emails, cities).
 """
 
 import click

@@ -12,17 +12,20 @@ flat ``{path: value}`` dict in catalogue order (``flat``); ``nest`` turns it int
 object the JSON formats carry.
 """
 
+import base64
+import bisect
 import hashlib
+import itertools
 import random
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from export_pipelines.sandbox.rebilly.catalog import CATALOGUE, PRIMARY_TIME
 
 _INDEX_BITS = 32
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_PREFIX = {"transactions": "txn", "customers": "cus", "subscriptions": "sub", "invoices": "in"}
 _RESOURCE_SALT = {"transactions": 1, "customers": 2, "subscriptions": 3, "invoices": 4}
 
@@ -46,9 +49,19 @@ _PLAN_INTERVALS = {
 _INTERVAL_SECONDS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 
 
+@lru_cache(maxsize=8192)
+def _day_text(day: int) -> str:
+    year, month, date = time.gmtime(day * 86400)[:3]
+    # Not strftime: its %Y drops the leading zeros of years before 1000 (not RFC 3339 then).
+    return f"{year:04d}-{month:02d}-{date:02d}T"
+
+
 def timestamp_text(ts: int) -> str:
     """The wire form of every timestamp: ISO-8601 UTC to the second with ``Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    day, seconds = divmod(ts, 86400)
+    hour, rest = divmod(seconds, 3600)
+    minute, second = divmod(rest, 60)
+    return f"{_day_text(day)}{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def money(minor: int, currency: str) -> str:
@@ -83,6 +96,11 @@ def _epoch(value: datetime | int) -> int:
     return int(value.timestamp())
 
 
+@lru_cache(maxsize=64)
+def _cumulative(weights: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(itertools.accumulate(weights))
+
+
 class _Draws:
     __slots__ = ("bits", "unit")
 
@@ -101,12 +119,8 @@ class _Draws:
         return items[int(self.unit() * len(items))]
 
     def weighted(self, items: tuple[Any, ...], weights: tuple[int, ...]) -> Any:
-        point = self.unit() * sum(weights)
-        for item, weight in zip(items, weights, strict=True):
-            point -= weight
-            if point < 0:
-                return item
-        return items[-1]
+        cumulative = _cumulative(weights)
+        return items[bisect.bisect_right(cumulative, self.unit() * cumulative[-1])]
 
 
 class RebillyDataset:
@@ -161,9 +175,8 @@ class RebillyDataset:
         digest = hashlib.blake2b(
             f"{self.seed}:{resource}:{index}".encode(), digest_size=16
         ).digest()
-        number = int.from_bytes(digest, "big")
-        chars = [_CROCKFORD[(number >> (5 * k)) & 31] for k in range(26)]
-        return f"{_ID_PREFIX[resource]}_{''.join(chars)}"
+        # Base32 with the extended-hex alphabet (0-9, A-V): 26 characters of 130 bits' room.
+        return f"{_ID_PREFIX[resource]}_{base64.b32hexencode(digest)[:26].decode()}"
 
     def flat(self, resource: str, index: int) -> dict[str, Any]:
         """Record ``index`` of ``resource`` as ``{path: value}`` in catalogue order."""

@@ -7,7 +7,8 @@ client needs. The sandbox understands the subset DECISIONS.md fixes, with PHP's 
 * ``now``; ``today`` and ``midnight`` (00:00 today), ``noon`` (12:00 today), ``yesterday`` and
   ``tomorrow`` (00:00 of that day).
 * ``[+|-]N unit[s]`` and ``N unit[s] ago`` with units second, minute, hour, day, week, month, year
-  (``sec``/``min`` too); ``ago`` negates the amounts before it.
+  (``sec``/``min`` too); ``ago`` negates the amounts before it. Months and years are calendar
+  ones clamped to the month's end (31 March minus 1 month is 29 February; PHP would overflow to 2 March).
 * ``first day of`` / ``last day of`` ``this|last|next month``; as in PHP they keep the time of day.
 
 Words combine as in PHP: ``3 days ago midnight`` is 00:00 three days ago, ``first day of last month

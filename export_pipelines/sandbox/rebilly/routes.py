@@ -4,7 +4,8 @@ Mounted under ``/rebilly``; the base URL is ``{root}/rebilly/experimental/organi
 
 * ``POST /data-exports`` → 201, ``Location``, the DataExport; ``GET /data-exports/{id}``;
   ``GET /data-exports`` with ``limit`` (default 100, 0…1000), ``offset``, ``sort`` (default
-  ``-createdTime``), ``filter``, ``q`` (over ``name`` and ``id``) and ``Pagination-Total``,
+  ``-createdTime``), ``filter``, ``q`` (over ``name`` and ``id``; ``criteria`` is refused, 422)
+  and ``Pagination-Total``,
   ``Pagination-Limit``, ``Pagination-Offset``; ``PUT /data-exports/{id}`` → 200 while pending,
   422 after, 201 creating an export with that id; ``DELETE /data-exports/{id}`` → 204.
   ``expand=file,user`` adds ``_embedded.file`` (once completed) and ``_embedded.user``; other
@@ -33,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from export_pipelines.decisions.rebilly import (
     API_KEY_HEADER,
     BASE_PATH_TEMPLATE,
+    DELETE_STATUS,
     FILE_DOWNLOAD_PATH,
     LINK_DOWNLOAD,
     LINK_SELF,
@@ -55,7 +57,12 @@ from export_pipelines.sandbox.rebilly.query import (
     sort_key,
 )
 from export_pipelines.sandbox.rebilly.ratelimit import RateLimiter
-from export_pipelines.sandbox.rebilly.simulator import VENDOR, DataExport, RebillySimulator
+from export_pipelines.sandbox.rebilly.simulator import (
+    VENDOR,
+    DataExport,
+    ExportError,
+    RebillySimulator,
+)
 from export_pipelines.sandbox.signed_urls import UrlSigner
 
 FAULT_ROUTES = frozenset({"create", "get", "list", "update", "delete", "file", "signed-file"})
@@ -233,12 +240,12 @@ class RebillyApi:
             parsed = self.simulator.parse(await self._body(request))
         except InvalidRequest as exc:
             return invalid(exc, request.url.path, headers)
-        existing = self.simulator.get(export_id)
-        if existing is None:
+        try:
+            updated = self.simulator.update(export_id, parsed)
+        except ExportError:  # PUT is an upsert: an unknown id creates the export
             export = self.simulator.create(parsed, export_id=export_id)
             headers = {**headers, "Location": f"{self._base(request)}/data-exports/{export.id}"}
             return self._one(request, export, 201, headers)
-        updated = self.simulator.update(export_id, parsed)
         if updated is None:
             status = self.simulator.snapshot(export_id) or {"status": "deleted"}
             message = f"is {status['status']}; a data export may be changed only while pending"
@@ -250,10 +257,13 @@ class RebillyApi:
         export_id = request.path_params["export_id"]
         if not self.simulator.delete(export_id):
             return problem(404, f"data export {export_id} not found", request.url.path)
-        return Response(status_code=204, headers=headers)
+        return Response(status_code=DELETE_STATUS, headers=headers)
 
     async def list(self, request: Request, headers: dict[str, str]) -> Response:
         params = request.query_params
+        if params.get("criteria"):
+            refusal = InvalidRequest([("criteria", "criteria are not simulated; use filter")])
+            return invalid(refusal, request.url.path, headers)
         try:
             limit = _bounded_int(params.get("limit"), "limit", LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
             offset = _bounded_int(params.get("offset"), "offset", 0, None)

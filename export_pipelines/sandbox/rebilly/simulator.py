@@ -150,6 +150,9 @@ class RebillySimulator:
                 scheduled_at=now if request.scheduled_at is None else request.scheduled_at,
                 directory=self.work_dir / export_id,
             )
+            if export.scheduled_at <= now:
+                # Due now: queued at once, so the create answer already says so.
+                self._queue(export)
             if self._armed_failures:
                 export.armed_failure = self._armed_failures.pop(0)
             self._exports[export_id] = export
@@ -308,14 +311,18 @@ class RebillySimulator:
             export.wake.wait(min(remaining, 60))
         return False
 
+    def _queue(self, export: DataExport) -> None:
+        export.status = "queued"
+        export.updated_at = self.clock()
+        export.queued_until = time.monotonic() + self.config.queued_seconds
+
     def _run(self, export: DataExport) -> None:
         try:
             if not self._wait(export, lambda: export.scheduled_at - self.clock()):
                 return
             with self._lock:
-                export.status = "queued"
-                export.updated_at = self.clock()
-                export.queued_until = time.monotonic() + self.config.queued_seconds
+                if export.status == "pending":
+                    self._queue(export)
             if not self._wait(export, lambda: export.queued_until - time.monotonic()):
                 return
             with self._lock:
@@ -323,7 +330,7 @@ class RebillySimulator:
                 export.updated_at = now = self.clock()
                 export.processing_until = time.monotonic() + self.config.completion_delay_seconds
                 export.resolved_at = now
-                query, start, end = export.request.query(self._now())
+                query, start, end = export.request.query(datetime.fromtimestamp(now, UTC))
                 export.window_start, export.window_end = start, end
             self._process(export, query)
         finally:
