@@ -318,14 +318,18 @@ def test_download_urls_are_presigned_and_served_with_range(
 
 
 def test_part_urls_expire_and_a_later_get_hands_out_fresh_ones() -> None:
-    server = start_server(completion_delay_seconds=1200, download_expires_in_seconds=1)
+    server = start_server(completion_delay_seconds=1200, download_expires_in_seconds=3)
     try:
         with api_client(server) as api, control_client(server) as control:
             report = create(api, {"report_type": "advertisers_csv"})
             complete(control, report["id"])
             first = parts(api, report["id"])[0]
-            assert first["download_expires_in_seconds"] == 1
-            content = httpx.get(first["download_url"]).content
+            assert first["download_expires_in_seconds"] == 3
+            simulated = server.simulator(hienergy.SANDBOX_VENDOR).file_of(
+                first["id"], first["filename"]
+            )
+            assert simulated is not None
+            content = simulated.read_bytes()
             expires = int(parse_qs(urlsplit(first["download_url"]).query)["expires"][0])
             while time.time() < expires:
                 time.sleep(0.1)
@@ -503,3 +507,17 @@ def test_faults_on_create_status_list_and_file(
     assert bytes(received) == whole[:100]
     rest = httpx.get(url, headers={"Range": "bytes=100-"})
     assert rest.status_code == 206 and bytes(received) + rest.content == whole
+
+
+def test_a_report_matching_nothing_is_one_file_with_only_the_header(
+    api: httpx.Client, control: httpx.Client
+) -> None:
+    search = {"advertiser_id": 1}  # ids start at 1000
+    report = create(api, {"report_type": "advertisers_csv", "search_params": search})
+    complete(control, report["id"])
+    export = get(api, report["id"])
+    assert export["chunked_export"] is False and export["progress"] is None
+    (content,) = files_of(api, report["id"])
+    header = ",".join(name for name, _ in hienergy.COLUMNS["advertisers_csv"])
+    assert content.decode() == header + "\r\n"
+    assert control.get(f"/reports/{report['id']}").json()["row_count"] == 0
