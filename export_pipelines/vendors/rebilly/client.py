@@ -28,7 +28,14 @@ import httpx
 from typing_extensions import override
 
 from export_pipelines.decisions import rebilly as decided
-from export_pipelines.transport import RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport import (
+    AuthenticationError,
+    DownloadPolicy,
+    RetryPolicy,
+    VendorError,
+    VendorHttp,
+    VendorUnavailable,
+)
 from export_pipelines.transport.retry import standard_retry_after
 from export_pipelines.vendors.base import (
     RemoteFile,
@@ -115,6 +122,10 @@ class _RebillyHttp(VendorHttp):
         if problem is None or not isinstance(error, VendorError):
             return error
         message = f"{method} {path} answered HTTP {response.status_code}: {problem}"
+        if isinstance(error, AuthenticationError):
+            message += " (the API key was refused: missing, wrong or without permission)"
+        elif isinstance(error, VendorUnavailable):
+            message += f" (after {attempts} attempt(s))"
         status = getattr(error, "status", response.status_code)
         return type(error)(self.vendor, message, status=status, secrets=self.secrets)  # type: ignore[call-arg]
 
@@ -130,8 +141,10 @@ class RebillyClient:
         api_key: str,
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
+        download_policy: DownloadPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
         self._api_key = api_key
         self._http = _RebillyHttp(
             vendor=VENDOR,

@@ -1,6 +1,7 @@
 """``RebillyResource``: the Dagster resource wrapping Rebilly's data-exports API."""
 
-from export_pipelines.transport import RetryPolicy
+import dataclasses
+
 from export_pipelines.vendors.base import VendorResource
 from export_pipelines.vendors.rebilly.client import RebillyClient, rebilly_retry_after
 
@@ -17,5 +18,6 @@ class RebillyResource(VendorResource):
             base_url=self.base_url,
             api_key=self.api_key,
             timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy(max_attempts=self.max_attempts, retry_after=rebilly_retry_after),
+            retry=dataclasses.replace(self.retry_policy(), retry_after=rebilly_retry_after),
+            download_policy=self.download_policy(),
         )
