@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from export_pipelines.normalize import NormalizeError
@@ -234,3 +235,18 @@ def test_a_bad_part_of_a_zip_is_named_with_its_member(tmp_path: Path) -> None:
     with pytest.raises(NormalizeError) as error:
         _read(RebillyNormalizer("customers", "json"), path)
     assert "data-export.json!export-part2.json" in str(error.value)
+
+
+def test_the_normalize_cli_reads_a_rebilly_export_with_its_table(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from export_pipelines.normalize.cli import normalize_cli
+
+    path = _write(tmp_path, "c.json", json.dumps([CUSTOMER]))
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(
+        normalize_cli, ["rebilly/customers_daily", str(path), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 rows written" in result.output
+    assert pq.read_table(out).column("lifetime_revenue_currency").to_pylist() == ["NOK"]
