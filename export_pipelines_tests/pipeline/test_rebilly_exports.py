@@ -159,3 +159,34 @@ def test_fields_restrict_the_columns_the_others_stay_null(
     expected = expected_rows(project.sandbox, job.vendor_job_id or "", job.request_body)
     assert [{k: r[k] for k in kept} for r in rows] == [{k: r[k] for k in kept} for r in expected]
     assert all(row["lifetime_revenue_amount"] is not None for row in rows)
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_listing_not_created_twice(
+    catalog: tuple[Project, dg.Definitions],
+) -> None:
+    project, definitions = catalog
+    day = "2024-03-07"
+    instance, ledger = project.instance(), project.ledger()
+    # The vendor creates the export, then the answer is replaced by a 500 (outcome unknown).
+    project.sandbox.add_fault("rebilly", "create", status=500, after_processing=True)
+    lost = materialize(definitions, instance, [keys.request_key("rebilly", "invoices")], day)
+    assert not lost.success
+    (job,) = ledger.jobs(vendor="rebilly")
+    assert job.vendor_job_id is None
+
+    def created_for_day() -> list[str]:
+        with sandbox_control(project.sandbox) as control:
+            exports = control.get("/exports").json()["exports"]
+        return [
+            e["id"]
+            for e in exports
+            if e["request"]["name"] == "invoices"
+            and e["request"]["dateRange"]["start"] == f"{day}T00:00:00Z"
+        ]
+
+    (created,) = created_for_day()
+    again = materialize(definitions, instance, export_keys("rebilly", "invoices"), day)
+    assert again.success, failure_messages(again)
+    (job,) = [j for j in ledger.jobs(vendor="rebilly") if j.state is JobState.INGESTED]
+    assert job.vendor_job_id == created and created_for_day() == [created]
+    assert any("found after an ambiguous submit" in (d or "") for _, _, d in job.history)

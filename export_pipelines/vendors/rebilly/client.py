@@ -205,10 +205,6 @@ class RebillyClient:
             )
         return status
 
-    def delete(self, vendor_job_id: str) -> None:
-        """Delete (cancel) a data export (R-9: any status)."""
-        self._http.request("DELETE", EXPORT_PATH.format(id=_checked_id(vendor_job_id)))
-
     def download_headers(self, url: str) -> dict[str, str]:
         """The key for the vendor's own ``/files/{id}/download`` links only; a signed link (or any
         other host) gets nothing."""
