@@ -20,8 +20,11 @@ Left out, and why:
   documents no 422, yet the vendor answers a filter outside its grammar (PROTOCOLS §3.6) with an
   error; the test draws those two from the grammar and leaves out ``criteria`` (refused by the
   sandbox, which does not simulate it). ``q``, ``expand``, ``limit`` and ``offset`` stay generated.
-* DECISIONS.md's allowed exceptions (``failed`` with ``failureReason``, 429) cannot occur here:
-  no export is made to fail and the rate limit is not reached in this test's server.
+* DECISIONS.md's allowed exceptions (``failed`` with ``failureReason``, 429) do not occur in the
+  generated run (no export is made to fail, the rate limit is not reached); the second test shows
+  that ``failed`` is the one thing the description refuses in a failed export's answer.
+* The body of a downloaded file: the description types it, under ``application/json``, as a binary
+  string, which no JSON document validates against (its status, type and headers are checked).
 
 The description's servers are the vendor's; the base URL is the sandbox's.
 """
@@ -35,6 +38,8 @@ import pytest
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 import export_pipelines.sandbox.rebilly as rebilly_sandbox
 from export_pipelines.sandbox import SandboxConfig, SandboxServer
@@ -93,3 +98,80 @@ def test_every_answer_conforms_to_the_vendor_description(case: Any, server: Sand
         base_url=server.base_url("rebilly"),
         headers={"REB-APIKEY": server.api_key("rebilly")},
     )
+
+
+def _validated(
+    server: SandboxServer, path: str, method: str, excluded: tuple[Any, ...] = (), **case: Any
+) -> Any:
+    operation = schema[path][method]
+    return operation.Case(**case).call_and_validate(
+        base_url=server.base_url("rebilly"),
+        headers={"REB-APIKEY": server.api_key("rebilly")},
+        excluded_checks=list(excluded),
+    )
+
+
+def test_answers_about_real_exports_in_every_status_conform() -> None:
+    """Random ids mostly meet 404s; here every operation answers about exports that exist."""
+    config = SandboxConfig(
+        port=0,
+        rebilly={"record_count": 200, "queued_seconds": 600, "completion_delay_seconds": 600},
+    )
+    body = {
+        "name": "contract",
+        "resource": "transactions",
+        "format": "json",
+        "arguments": {"filter": "currency:USD", "sort": "-amount"},
+        "fields": ["id", "amount", "currency"],
+        "dateRange": {"start": "2024-01-01T00:00:00Z", "end": "now", "field": "processedTime"},
+        "recurring": {"instruction": "RRULE:FREQ=DAILY", "start": "2099-01-01T00:00:00Z"},
+    }
+    with SandboxServer(config) as running:
+        simulator = running.simulator(rebilly_sandbox.SANDBOX_VENDOR)
+        created = _validated(running, "/data-exports", "POST", body=body).json()
+        assert created["status"] == "pending"
+        updated = _validated(
+            running, "/data-exports/{id}", "PUT", path_parameters={"id": created["id"]}, body=body
+        )
+        assert updated.status_code == 200
+        upserted = _validated(
+            running, "/data-exports/{id}", "PUT", path_parameters={"id": "chosen-1"}, body=body
+        )
+        assert upserted.status_code == 201
+        for status in ("queued", "processing", "completed"):
+            simulator.advance(created["id"], wait=True, timeout=60)
+            answer = _validated(
+                running,
+                "/data-exports/{id}",
+                "GET",
+                path_parameters={"id": created["id"]},
+                query={"expand": "file,user"},
+            ).json()
+            assert answer["status"] == status
+        listed = _validated(running, "/data-exports", "GET", query={"limit": 10})
+        assert len(listed.json()) == 2
+        # The description types a file under application/json as a binary *string*, which no
+        # JSON document validates against; its status, content type and headers are checked.
+        download = _validated(
+            running,
+            "/files/{id}/download",
+            "GET",
+            excluded=(response_schema_conformance,),
+            path_parameters={"id": answer["fileId"]},
+        )
+        assert json.loads(download.content)
+        deleted = _validated(
+            running, "/data-exports/{id}", "DELETE", path_parameters={"id": "chosen-1"}
+        )
+        assert deleted.status_code == 204
+
+        # DECISIONS.md's allowed exception: ``failed`` is in the newer definitions only, and it is
+        # the one thing the 2022 description refuses in a failed export's answer.
+        simulator.arm_failure("max-retries-reached")
+        failed = _validated(running, "/data-exports", "POST", body=body).json()
+        simulator.complete(failed["id"], timeout=60)
+        with pytest.raises(FailureGroup) as refused:
+            _validated(running, "/data-exports/{id}", "GET", path_parameters={"id": failed["id"]})
+        message = str(refused.value)
+        assert "Response violates schema" in message and '"failed" is not one of' in message
+        assert message.count("ST108") == 1
