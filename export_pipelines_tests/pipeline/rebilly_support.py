@@ -6,6 +6,8 @@ generator (through its control endpoints), nested members are flattened by hand,
 typed with ``Decimal``/``datetime`` the way the README documents the table.
 """
 
+import importlib
+import sys
 import textwrap
 from collections.abc import Mapping
 from datetime import datetime
@@ -13,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import httpx
 import pyarrow as pa
 
@@ -100,3 +103,14 @@ def write_catalog_project(root: Path, catalog: str) -> str:
         )
     )
     return "rebilly_catalog.definitions"
+
+
+def load_catalog(module: str) -> dg.Definitions:
+    """The definitions of a catalog project on ``sys.path``, imported afresh: each
+    test writes its own catalog under the same package name."""
+    package = module.split(".", 1)[0]
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    definitions: dg.Definitions = importlib.import_module(module).defs()
+    return definitions

@@ -30,6 +30,7 @@ from export_pipelines_tests.pipeline.conftest import PROJECT, Project
 from export_pipelines_tests.pipeline.helpers import failure_messages, materialize
 from export_pipelines_tests.pipeline.rebilly_support import (
     expected_rows,
+    load_catalog,
     sandbox_control,
     table_rows,
     write_catalog_project,
@@ -98,7 +99,7 @@ def test_the_daemon_lands_every_format_a_zip_of_parts_a_refreshed_link_and_a_fai
     root = tmp_path / "rebilly_catalog"
     module = write_catalog_project(root, CATALOG)
     monkeypatch.syspath_prepend(str(root))
-    definitions = __import__(module, fromlist=["defs"]).defs()
+    definitions = load_catalog(module)
     (project.home / "workspace.yaml").write_text(
         f"load_from:\n  - python_module:\n      module_name: {module}\n"
         f"      working_directory: {root}\n      location_name: rebilly_catalog\n"

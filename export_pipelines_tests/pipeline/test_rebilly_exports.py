@@ -24,6 +24,7 @@ from export_pipelines_tests.pipeline.conftest import Project
 from export_pipelines_tests.pipeline.helpers import export_keys, failure_messages, materialize
 from export_pipelines_tests.pipeline.rebilly_support import (
     expected_rows,
+    load_catalog,
     sandbox_control,
     table_rows,
     write_catalog_project,
@@ -83,7 +84,7 @@ def catalog(
     root = tmp_path / "rebilly_catalog"
     module = write_catalog_project(root, CATALOG)
     monkeypatch.syspath_prepend(str(root))
-    return project, __import__(module, fromlist=["defs"]).defs()
+    return project, load_catalog(module)
 
 
 def _client(sandbox: SandboxServer) -> RebillyClient:
