@@ -25,7 +25,12 @@ _DEFS = Path(__file__).resolve().parents[1] / "defs"
 
 def catalog_exports() -> list[str]:
     """Every ``vendor/export`` the catalog declares."""
-    found = []
+    return list(_catalog_requests())
+
+
+def _catalog_requests() -> dict[str, dict[str, object]]:
+    """Every ``vendor/export`` the catalog declares, with its ``request`` block."""
+    found: dict[str, dict[str, object]] = {}
     for defs in sorted(_DEFS.glob("*/defs.yaml")):
         for document in yaml.safe_load_all(defs.read_text(encoding="utf-8")):
             if not isinstance(document, dict) or not str(document.get("type", "")).endswith(
@@ -33,12 +38,14 @@ def catalog_exports() -> list[str]:
             ):
                 continue
             attributes = document.get("attributes") or {}
-            found.append(f"{attributes.get('vendor')}/{attributes.get('export')}")
+            name = f"{attributes.get('vendor')}/{attributes.get('export')}"
+            found[name] = attributes.get("request") or {}
     return found
 
 
 def normalizer_for(target: str) -> Normalizer:
-    known = catalog_exports()
+    requests = _catalog_requests()
+    known = list(requests)
     if target not in known:
         raise click.BadParameter(
             f"{target!r} is not an export of the catalog; known: {', '.join(known) or 'none'}",
@@ -47,7 +54,9 @@ def normalizer_for(target: str) -> Normalizer:
     vendor = target.split("/", 1)[0]
     if vendor not in VENDORS:
         raise click.BadParameter(f"vendor {vendor!r} is not registered", param_hint="VENDOR/EXPORT")
-    return adapter_for(vendor).normalizer
+    adapter = adapter_for(vendor)
+    # The export's own table: some vendors' tables depend on the request (Rebilly's resource).
+    return adapter.normalizer_for(adapter.parse_request(requests[target]))
 
 
 @click.command("normalize")

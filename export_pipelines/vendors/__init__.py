@@ -5,8 +5,11 @@ from typing import Any
 from export_pipelines.vendors.base import VendorAdapter
 from export_pipelines.vendors.enterpret import ADAPTER as ENTERPRET
 from export_pipelines.vendors.hienergy import ADAPTER as HIENERGY
+from export_pipelines.vendors.rebilly import ADAPTER as REBILLY
 
-VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET, HIENERGY.name: HIENERGY}
+VENDORS: dict[str, VendorAdapter[Any]] = {
+    adapter.name: adapter for adapter in (ENTERPRET, HIENERGY, REBILLY)
+}
 
 
 def adapter_for(vendor: str) -> VendorAdapter[Any]:

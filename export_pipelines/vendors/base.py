@@ -231,6 +231,11 @@ class VendorAdapter(ABC, Generic[RequestT]):
     request_model: type[RequestT]
     normalizer: ClassVar[Normalizer]
 
+    def normalizer_for(self, request: RequestT) -> Normalizer:
+        """The normalizer of one export's files: the vendor's one :attr:`normalizer`, unless its
+        table depends on the request (Rebilly: a table per resource, read from the format asked)."""
+        return self.normalizer
+
     def parse_request(self, raw: dict[str, Any]) -> RequestT:
         """The catalog's ``request`` block as the vendor's model (pydantic ValidationError)."""
         return self.request_model.model_validate(raw)

@@ -50,8 +50,15 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
     assert [s["name"] for s in defs["sensors"]] == [
         "enterpret_export_status",
         "hienergy_export_status",
+        "rebilly_export_status",
     ]
-    assert {r["name"] for r in defs["resources"]} == {"enterpret", "hienergy", "ledger", "lake"}
+    assert {r["name"] for r in defs["resources"]} == {
+        "enterpret",
+        "hienergy",
+        "rebilly",
+        "ledger",
+        "lake",
+    }
     checks = {c["key"] for c in defs["asset_checks"]}
     assert "enterpret/feedback_daily:rows_match_vendor_files" in checks
 

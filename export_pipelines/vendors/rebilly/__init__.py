@@ -1,0 +1,62 @@
+"""Rebilly: create a data export, poll it until ``completed``, download its one file (or ZIP of
+parts) in csv, json, json-api or xml, and normalize it into one table per resource."""
+
+from typing import Any, ClassVar
+
+from export_pipelines.decisions import rebilly as decided
+from export_pipelines.vendors.base import Normalizer, VendorAdapter, VendorResource, Window
+from export_pipelines.vendors.rebilly.records import RebillyNormalizer
+from export_pipelines.vendors.rebilly.request import RebillyRequest
+from export_pipelines.vendors.rebilly.resource import RebillyResource
+from export_pipelines.vendors.rebilly.tables import TABLES
+
+
+class RebillyAdapter(VendorAdapter[RebillyRequest]):
+    name: ClassVar[str] = "rebilly"
+    resource_class: ClassVar[type[VendorResource]] = RebillyResource
+    request_model = RebillyRequest
+
+    def check_request(
+        self, request: RebillyRequest, *, partitioned: bool, windowed_by_recurrence: bool
+    ) -> None:
+        if request.format not in decided.TABLE_FORMATS:
+            raise ValueError(
+                f"format: {request.format} cannot become a table (Rebilly delivers pdf as a ZIP "
+                "with one PDF document per record, which has no rows or columns to read); "
+                f"choose one of {', '.join(decided.TABLE_FORMATS)}"
+            )
+        table = TABLES.get(request.resource)
+        if table is None:
+            raise ValueError(
+                f"resource: no table is declared for {request.resource} yet (declared: "
+                f"{', '.join(TABLES)}); add it to export_pipelines/vendors/rebilly/tables.py"
+            )
+        unknown = [f for f in request.fields or [] if not table.covered_by(f)]
+        if unknown:
+            raise ValueError(
+                f"fields: {', '.join(unknown)} not among the {request.resource} table's fields "
+                f"({', '.join(c.source for c in table.columns)})"
+            )
+        if request.fields and "id" not in request.fields:
+            raise ValueError("fields: include id; the table's rows are identified by it")
+        bounded = request.dateRange is not None and request.dateRange.bounded
+        if partitioned and bounded:
+            raise ValueError(
+                "dateRange.start/end: remove them; a partitioned export asks for its partition's "
+                "window (dateRange.field may stay, to choose the timestamp it applies to)"
+            )
+
+    def normalizer_for(self, request: RebillyRequest) -> Normalizer:
+        return RebillyNormalizer(request.resource, request.format, request.fields)
+
+    def build_body(self, request: RebillyRequest, window: Window | None) -> dict[str, Any]:
+        # No window and no declared range is the vendor's documented "all time".
+        if window is None:
+            return request.body(None, None)
+        return request.body(window.start, window.end)
+
+    def window_is_fixed(self, request: RebillyRequest, window: Window | None) -> bool:
+        return window is not None or request.window_is_absolute
+
+
+ADAPTER = RebillyAdapter()
