@@ -233,7 +233,8 @@ class VendorAdapter(ABC, Generic[RequestT]):
 
     def normalizer_for(self, request: RequestT) -> Normalizer:
         """The normalizer of one export's files: the vendor's one :attr:`normalizer`, unless its
-        table depends on the request (Rebilly: a table per resource, read from the format asked)."""
+        table depends on the request (HiEnergy: a schema per report type; Rebilly: a table per
+        resource, read from the format asked)."""
         return self.normalizer
 
     def parse_request(self, raw: dict[str, Any]) -> RequestT:
@@ -255,11 +256,6 @@ class VendorAdapter(ABC, Generic[RequestT]):
     @abstractmethod
     def window_is_fixed(self, request: RequestT, window: Window | None) -> bool:
         """Whether two submissions of this body ask for the same data (no relative dates)."""
-
-    def normalizer_for(self, request: RequestT) -> Normalizer:
-        """The normalizer of an export's table: the vendor's one, unless its request chooses
-        among several tables (HiEnergy's report types each have their own schema)."""
-        return self.normalizer
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         """What is wrong with the rows counted per file, by the vendor's own rules; None if
