@@ -116,21 +116,26 @@ def test_the_download_needs_the_key_and_the_signed_link_does_not(
 
 
 def test_the_signed_link_expires_after_its_lifetime() -> None:
+    """Validity of a fresh link is tested above with the default hour; a 1 s link would race a
+    loaded machine, so here only its lifetime and its refusal after it are checked."""
     with SandboxServer(rebilly_config(signed_link_ttl_seconds=1)) as running:
         headers = {KEY_HEADER: running.api_key("rebilly")}
         with httpx.Client(base_url=running.base_url("rebilly"), headers=headers) as client:
             export = create(client, **csv_export())
             simulator(running).complete(export["id"], timeout=60)
+            before = int(time.time())
             signed = links(get(client, export["id"]))["signedLink"]
-            assert httpx.get(signed).status_code == 200
+            after = int(time.time())
             expires = int(httpx.URL(signed).params["expires"])
+            assert before + 1 <= expires <= after + 1
             while time.time() < expires:
                 time.sleep(0.2)
             expired = httpx.get(signed)
             assert expired.status_code == 403
             assert expired.json()["detail"] == "signed link refused: url expired"
-            # A new GET signs a fresh link.
-            assert httpx.get(links(get(client, export["id"]))["signedLink"]).status_code == 200
+            # A new GET signs a fresh link, valid from now.
+            fresh = links(get(client, export["id"]))["signedLink"]
+            assert int(httpx.URL(fresh).params["expires"]) > expires
 
 
 def test_put_changes_a_pending_export_and_is_refused_after(
@@ -375,3 +380,20 @@ def test_serve_flags_set_the_rebilly_section() -> None:
     assert config.completion_delay_seconds == 0.25
     assert RebillySandboxConfig().records_per_file == 1_000_000
     assert RebillySandboxConfig().signed_link_ttl_seconds == 3600
+
+
+def test_an_export_runs_to_completed_by_itself_in_status_order() -> None:
+    config = rebilly_config(queued_seconds=1, completion_delay_seconds=1)
+    with SandboxServer(config) as running:
+        headers = {KEY_HEADER: running.api_key("rebilly")}
+        with httpx.Client(base_url=running.base_url("rebilly"), headers=headers) as client:
+            soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+            export = create(client, **csv_export(scheduledTime=soon))
+            seen = [export["status"]]
+            deadline = time.monotonic() + 60  # a guard against hanging, not a speed check
+            while seen[-1] not in ("completed", "failed") and time.monotonic() < deadline:
+                status = get(client, export["id"])["status"]
+                if status != seen[-1]:
+                    seen.append(status)
+                time.sleep(0.02)
+            assert seen == ["pending", "queued", "processing", "completed"]
