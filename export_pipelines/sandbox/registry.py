@@ -5,12 +5,13 @@ The app, the config, the serve command, the banner and the demo's verifier all r
 
 from typing import Any
 
-from export_pipelines.sandbox import enterpret, hienergy
+from export_pipelines.sandbox import enterpret, hellodata, hienergy
 from export_pipelines.sandbox.vendor import SandboxVendor
 
 VENDORS: tuple[SandboxVendor[Any, Any], ...] = (
     enterpret.SANDBOX_VENDOR,
     hienergy.SANDBOX_VENDOR,
+    hellodata.SANDBOX_VENDOR,
 )
 
 
