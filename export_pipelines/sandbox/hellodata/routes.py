@@ -125,7 +125,8 @@ class HelloDataApi:
 
     async def _export(self, request: Request) -> Response:
         presented = request.headers.get(API_KEY_HEADER)
-        _, headers = self.limiter.count(presented or "")
+        # One count per request, refused ones included, by the key presented.
+        allowed, headers = self.limiter.count(presented or "")
         if presented is None:
             return error(
                 MISSING_KEY_STATUS,
@@ -135,7 +136,6 @@ class HelloDataApi:
             )
         if not hmac.compare_digest(presented.strip().encode(), self.simulator.api_key.encode()):
             return error(BAD_KEY_STATUS, BAD_KEY_MESSAGE, "Invalid API key", headers)
-        allowed, headers = self.limiter.count(presented)
         if not allowed:
             return error(
                 429,
