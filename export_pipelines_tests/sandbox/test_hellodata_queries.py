@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from export_pipelines.sandbox import SandboxConfig, SandboxServer, hellodata
+from export_pipelines.sandbox.cli import vendor_sections
 from export_pipelines.sandbox.hellodata.files import json_value
 from export_pipelines_tests.sandbox.test_hellodata_protocol import KEY, Receiver, body, complete
 
@@ -132,3 +133,31 @@ def test_rate_limit_headers_count_down_to_429(server: SandboxServer, receiver: R
         '"default";r=0;'
     )
     httpx.post(f"{server.url}/_sandbox/hellodata/rate-limit/reset")
+
+
+def test_an_unanswered_webhook_is_retried_then_given_up(server: SandboxServer) -> None:
+    closed = Receiver()
+    url = closed.url
+    closed.close()  # nothing listens there any more: every attempt is refused
+    response = httpx.post(
+        f"{server.base_url('hellodata')}/dataset/export", json=body(url), headers={"x-api-key": KEY}
+    )
+    assert response.status_code == 201, response.text
+    with httpx.Client(base_url=f"{server.url}/_sandbox/hellodata", timeout=60) as control:
+        summary = complete(control, response.json()["queryUUID"])
+    assert summary["delivery"] == "gave_up"
+    attempts = summary["attempts"]
+    assert len(attempts) == 4 and all(
+        a["status"] is None and "Connect" in a["error"] for a in attempts
+    )
+
+
+def test_serve_flags_set_the_hellodata_section() -> None:
+    sections = vendor_sections(
+        seed=4,
+        completion_delay=0.5,
+        flags={"hellodata_allow_loopback_webhooks": True, "hellodata_properties": 12},
+    )
+    config = SandboxConfig(vendors=sections).vendor_config(hellodata.SANDBOX_VENDOR)
+    assert (config.seed, config.completion_delay_seconds) == (4, 0.5)
+    assert config.allow_loopback_webhooks is True and config.property_count == 12
