@@ -5,13 +5,14 @@ The app, the config, the serve command, the banner and the demo's verifier all r
 
 from typing import Any
 
-from export_pipelines.sandbox import enterpret, hienergy, rebilly
+from export_pipelines.sandbox import enterpret, hellodata, hienergy, rebilly
 from export_pipelines.sandbox.vendor import SandboxVendor
 
 VENDORS: tuple[SandboxVendor[Any, Any], ...] = (
     enterpret.SANDBOX_VENDOR,
     hienergy.SANDBOX_VENDOR,
     rebilly.SANDBOX_VENDOR,
+    hellodata.SANDBOX_VENDOR,
 )
 
 
