@@ -31,6 +31,7 @@ test: lint typecheck
 	$(BIN)/pytest
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m export_pipelines_tests.bench
 
 clean:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from export_pipelines.normalize.cli import normalize_cli
 from export_pipelines.recurrence.preview import recurrence_cli
 from export_pipelines.sandbox.cli import sandbox
 
@@ -59,6 +60,7 @@ def dev(port: int) -> None:
 
 main.add_command(sandbox)
 main.add_command(recurrence_cli)
+main.add_command(normalize_cli)
 
 if __name__ == "__main__":
     main()

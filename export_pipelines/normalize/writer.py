@@ -5,8 +5,14 @@ behind a small bounded queue: parsing the next batch overlaps with encoding the 
 stays bounded by the queue. The file is written under a temporary name in the destination folder and
 renamed over the destination only when complete, so readers see the old table or the new one,
 never half of one.
+
+A writer holds an ``flock`` on its temporary file while it writes. A process killed mid-write
+leaves its temporary behind, unlocked; the next write of the same partition removes every
+temporary of that partition it can lock (a live writer's, locked, is left alone), so killed writes
+do not pile up.
 """
 
+import fcntl
 import os
 import queue
 import threading
@@ -20,7 +26,7 @@ import pyarrow.parquet as pq
 
 from export_pipelines.normalize.lineage import LINEAGE_FIELDS, Lineage
 
-_QUEUE_DEPTH = 4
+_QUEUE_DEPTH = 2
 #: A Parquet row group closes at this many rows or this many bytes of Arrow memory, whichever comes
 #: first: large enough for efficient scans, small enough that buffering it keeps memory bounded.
 ROW_GROUP_ROWS = 100_000
@@ -37,6 +43,47 @@ class ParquetWriteResult:
     schema: pa.Schema
 
 
+def _temporaries(dest: Path) -> list[Path]:
+    return sorted(dest.parent.glob(f".{dest.name}.*.tmp"))
+
+
+def sweep_stale_temporaries(dest: Path) -> list[Path]:
+    """Remove the temporaries of ``dest`` that no live writer holds; return what was removed."""
+    removed = []
+    for tmp in _temporaries(dest):
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            if os.path.exists(tmp) and os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                tmp.unlink()
+                removed.append(tmp)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _locked_temporary(dest: Path) -> tuple[Path, int]:
+    """A new temporary beside ``dest``, created and flocked (checked to be still ours: a sweeper
+    may have removed it between creation and lock)."""
+    while True:
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return tmp, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
 def table_schema(record_schema: pa.Schema) -> pa.Schema:
     return pa.schema(list(record_schema) + LINEAGE_FIELDS)
 
@@ -50,7 +97,8 @@ def write_parquet(
     """Write every batch of every ``(source_file, batches)`` pair to ``dest`` with lineage."""
     schema = table_schema(record_schema)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    sweep_stale_temporaries(dest)
+    tmp, lock = _locked_temporary(dest)
     pending: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
     failure: list[BaseException] = []
 
@@ -94,12 +142,14 @@ def write_parquet(
             writer_thread.join()
         if failure:
             raise failure[0]
-        if not tmp.exists():
+        if tmp.stat().st_size == 0:
             pq.ParquetWriter(tmp, schema, compression="zstd").close()
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(lock)
     return ParquetWriteResult(
         path=dest,
         rows=sum(rows_per_source.values()),

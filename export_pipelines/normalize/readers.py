@@ -1,0 +1,664 @@
+"""Raw vendor files → Arrow record batches of a declared :class:`TableSchema`, through C readers.
+
+One reader per format, each streaming: CSV (plain or gzip; delimiter, quoting, repeated header
+names kept apart) and JSON (JSON Lines, a top-level array, an array under a key, JSON:API) through
+pyarrow's multi-threaded C readers; XML and XLSX, which have no Arrow reader, through a streaming
+parser (defusedxml over expat, python-calamine) with values gathered by column and converted by
+Arrow, a chunk of rows at a time. Compression and ZIP archives are handled below every format
+(:mod:`.source`), so ``TabularNormalizer(schema, Csv())`` reads ``x.csv``, ``x.csv.gz`` and a ZIP of
+CSV parts alike.
+
+Conversion rules: empty text cells are null, not ``""`` (pitfall of pyarrow's CSV reader); a value
+that does not fit its column fails the file with its row and column; a non-nullable column's null
+likewise; ISO timestamps need a zone offset (a naive time is ambiguous, so refused).
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.json as pj
+
+from export_pipelines.normalize import arrowops
+from export_pipelines.normalize.errors import NormalizeError, shown
+from export_pipelines.normalize.jsonread import MixedTypes, jsonl_runs, parse_run
+from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.prefetch import prefetch
+from export_pipelines.normalize.schema import RESCUED, Column, TableSchema
+from export_pipelines.normalize.source import DEFAULT_LIMITS, Limits, Part, open_parts
+
+_XML_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class Csv:
+    delimiter: str = ","
+    quote_char: str = '"'
+    #: Quoted values may hold line breaks (slower to parse; turn off for files known not to).
+    newlines_in_values: bool = True
+    encoding: str = "utf8"
+
+
+@dataclass(frozen=True)
+class JsonLines:
+    pass
+
+
+@dataclass(frozen=True)
+class JsonArray:
+    """A top-level array of records, or (``key``) the array under that key of a top-level object."""
+
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class JsonApi:
+    """A JSON:API document: records under ``data``, their ``attributes`` flattened into columns;
+    a column whose source is ``id`` or ``type`` reads the resource's own member."""
+
+
+@dataclass(frozen=True)
+class Xml:
+    """Records are the elements named ``record``; a column's source is a child element's name or
+    ``@attribute``. DTDs (and so entity declarations, internal or external) are refused."""
+
+    record: str
+
+
+@dataclass(frozen=True)
+class Xlsx:
+    sheet: str | int = 0
+
+
+Format = Csv | JsonLines | JsonArray | JsonApi | Xml | Xlsx
+
+
+class TabularNormalizer:
+    """The :class:`~export_pipelines.vendors.base.Normalizer` of a declared table and format."""
+
+    def __init__(self, table: TableSchema, fmt: Format, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.table = table
+        self.format = fmt
+        self.limits = limits
+        self.schema = table.arrow()
+
+    def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Batches as the C readers parse them (a block of a few MB each), not cut to
+        ``batch_rows``: that bound is for rows built in Python, and cutting Arrow batches finer
+        only adds per-batch cost downstream."""
+        workbook = isinstance(self.format, Xlsx)
+        with open_parts(path, self.limits, workbook=workbook) as parts:
+            for part in parts:
+                yield from self._part(path, part)
+
+    def _csv_again(
+        self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
+    ) -> Iterator[pa.RecordBatch]:
+        with open_parts(path, self.limits) as parts:
+            for part in parts:
+                if part.label == label:
+                    yield from _csv(part, self.table, fmt, as_text={failed.key}, skip=failed.rows)
+                    raise failed.error
+        raise failed.error
+
+    def _part(self, path: Path, part: Part) -> Iterator[pa.RecordBatch]:
+        fmt = self.format
+        if isinstance(fmt, Csv):
+            try:
+                yield from _csv(part, self.table, fmt)
+            except _CsvConversion as failed:
+                # Rare path: pyarrow names neither the row nor (usefully) the value. Read the
+                # part again with that column as text; the conversion then names the row.
+                yield from self._csv_again(path, part.label, fmt, failed)
+        elif isinstance(fmt, Xml):
+            yield from _xml(part, self.table, fmt)
+        elif isinstance(fmt, Xlsx):
+            yield from _xlsx(part, self.table, fmt)
+        else:
+            yield from _json(part, self.table, fmt)
+
+
+# --- conversion shared by every format ------------------------------------------------------
+
+
+def conform(
+    raw: pa.Table | dict[str, pa.Array],
+    table: TableSchema,
+    label: str,
+    first_row: int,
+    unit: str,
+    rescued: pa.Array | None = None,
+) -> pa.RecordBatch:
+    """Columns keyed by :attr:`Column.key` → a batch of ``table.arrow()``."""
+    n = raw.num_rows if isinstance(raw, pa.Table) else len(next(iter(raw.values()), []))
+    arrays = []
+    for column in table.columns:
+        if isinstance(raw, pa.Table):
+            present = column.key in raw.column_names
+            values = raw.column(column.key).combine_chunks() if present else pa.nulls(n)
+        else:
+            values = raw.get(column.key, pa.nulls(n))
+        arrays.append(_convert(values, column, label, first_row, unit))
+    if table.extra == "rescue":
+        arrays.append(rescued if rescued is not None else pa.nulls(n, pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=table.arrow())
+
+
+def _convert(values: pa.Array, column: Column, label: str, first_row: int, unit: str) -> pa.Array:
+    target = column.type
+
+    def bad(row: int, value: object) -> Exception:
+        return NormalizeError(
+            label,
+            f"{unit} {first_row + row}",
+            column.name,
+            reason=f"{shown(value)} does not fit {target}",
+        )
+
+    if column.epoch:
+        scale = 1 if column.epoch == "s" else 0.001
+        result = arrowops.epoch_to_timestamp(values, scale, target, bad)
+    elif values.type == target:
+        result = values
+    elif pa.types.is_null(values.type):
+        result = pa.nulls(len(values), target)
+    else:
+        try:
+            result = values.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            for row, value in enumerate(values.to_pylist()):
+                try:
+                    pa.array([value], values.type).cast(target)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    raise bad(row, value) from None
+            raise NormalizeError(label, None, column.name, reason=str(exc)) from None
+    if not column.nullable and result.null_count:
+        row = pc.index(pc.is_null(result), True).as_py()
+        raise NormalizeError(
+            label,
+            f"{unit} {first_row + row}",
+            column.name,
+            reason="empty, but the column is required",
+        )
+    return result
+
+
+def _rescue_rows(rows: list[dict[str, Any]]) -> list[str | None]:
+    out: list[str | None] = []
+    for row in rows:
+        kept = {k.replace("\x00", "#"): v for k, v in row.items() if v is not None}
+        out.append(json.dumps(kept, ensure_ascii=False, default=str) if kept else None)
+    return out
+
+
+def _rescue_columns(raw: pa.Table, extras: list[str]) -> pa.Array | None:
+    """JSON of the unknown columns, only for the rows that have any (rare path)."""
+    if not extras:
+        return None
+    flags = np.zeros(raw.num_rows, dtype=bool)
+    for name in extras:
+        flags |= raw.column(name).is_valid().to_numpy(zero_copy_only=False)
+    if not flags.any():
+        return pa.nulls(raw.num_rows, pa.string())
+    values: list[str | None] = [None] * raw.num_rows
+    rows = np.flatnonzero(flags)
+    texts = _rescue_rows(raw.select(extras).take(pa.array(rows)).to_pylist())
+    for row, text in zip(rows.tolist(), texts, strict=True):
+        values[row] = text
+    return pa.array(values, pa.string())
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` then the rest of ``stream``: the header was read ahead to name the columns."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _header(head: bytes, fmt: Csv, label: str) -> list[str]:
+    text = head.decode(fmt.encoding, errors="replace").lstrip("\ufeff")
+    try:
+        return next(
+            csv.reader(io.StringIO(text), delimiter=fmt.delimiter, quotechar=fmt.quote_char)
+        )
+    except StopIteration:
+        raise NormalizeError(label, reason="is empty: no header row") from None
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append(name if seen[name] == 1 else f"{name}\x00{seen[name]}")
+    return keys
+
+
+class _CsvConversion(Exception):
+    def __init__(self, key: str, rows: int, error: NormalizeError) -> None:
+        self.key, self.rows, self.error = key, rows, error
+
+
+def _csv(
+    part: Part,
+    table: TableSchema,
+    fmt: Csv,
+    as_text: frozenset[str] | set[str] = frozenset(),
+    skip: int = 0,
+) -> Iterator[pa.RecordBatch]:
+    """``skip``: rows already yielded by a first pass (read again, not yielded twice)."""
+    head = part.stream.read(1 << 20)
+    keys = _unique(_header(head, fmt, part.label))
+    missing = [c.source or c.name for c in table.columns if c.key not in keys]
+    if missing:
+        raise NormalizeError(
+            part.label, "header", ", ".join(missing), reason="declared but missing from the header"
+        )
+    extras = [k for k in keys if not table.known(k)]
+    if extras and table.extra == "error":
+        raise NormalizeError(
+            part.label,
+            "header",
+            ", ".join(e.replace("\x00", "#") for e in extras),
+            reason="not declared by the export's schema",
+        )
+    by_key = {c.key: c for c in table.columns}
+    types = {
+        key: pa.string()
+        if key not in by_key or by_key[key].epoch or key in as_text
+        else by_key[key].type
+        for key in keys
+    }
+    stream = io.BufferedReader(_Prefixed(head, part.stream), 1 << 20)
+    reader: pcsv.CSVStreamingReader | None = None
+    row = 1
+    while True:
+        try:
+            if reader is None:
+                reader = _open_csv(stream, keys, types, fmt)
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as exc:
+            error, key = _csv_error(part.label, str(exc), keys, by_key, row)
+            if key is None or key in as_text:
+                raise error from None
+            raise _CsvConversion(key, row - 1, error) from None
+        raw = pa.Table.from_batches([batch])
+        converted = conform(raw, table, part.label, row, "row", _rescue_columns(raw, extras))
+        if row - 1 + batch.num_rows > skip:
+            yield converted.slice(max(0, skip - (row - 1)))
+        row += batch.num_rows
+
+
+def _open_csv(
+    stream: BinaryIO, keys: list[str], types: dict[str, pa.DataType], fmt: Csv
+) -> pcsv.CSVStreamingReader:
+    return pcsv.open_csv(
+        stream,
+        read_options=pcsv.ReadOptions(
+            column_names=keys, skip_rows=1, block_size=4 << 20, encoding=fmt.encoding
+        ),
+        parse_options=pcsv.ParseOptions(
+            delimiter=fmt.delimiter,
+            quote_char=fmt.quote_char,
+            newlines_in_values=fmt.newlines_in_values,
+        ),
+        convert_options=pcsv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+
+
+def _csv_error(
+    label: str, message: str, keys: list[str], by_key: dict[str, Column], row: int
+) -> tuple[NormalizeError, str | None]:
+    """pyarrow names the column by number and the block's rows not at all: say it plainly."""
+    import re
+
+    match = re.match(r"In CSV column #(\d+): (.*)", message, re.DOTALL)
+    if not match:
+        return NormalizeError(label, f"from row {row} on", reason=message), None
+    key = keys[int(match.group(1))]
+    column = by_key[key].name if key in by_key else key
+    bad = re.search(r"invalid value '(.*)'", match.group(2))
+    reason = match.group(2)
+    where = f"a row from row {row} on"
+    if bad:
+        reason = (
+            f"{shown(bad.group(1))} does not fit {by_key[key].type if key in by_key else 'string'}"
+        )
+    return NormalizeError(label, where, column, reason=reason), key
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def _read_type(column: Column) -> pa.DataType | None:
+    """The type pyarrow's JSON reader is told (None: inferred, then converted)."""
+    if column.epoch:
+        return None
+    t = column.type
+    if (
+        pa.types.is_string(t)
+        or pa.types.is_int64(t)
+        or pa.types.is_float64(t)
+        or pa.types.is_boolean(t)
+    ):
+        return t
+    return pa.string()  # decimals, dates and ISO timestamps arrive as text
+
+
+def _json(part: Part, table: TableSchema, fmt: Format) -> Iterator[pa.RecordBatch]:
+    fields = [(c.source or c.name, _read_type(c)) for c in table.columns]
+    declared = pa.schema([(name, t) for name, t in fields if t is not None])
+    jsonapi = isinstance(fmt, JsonApi)
+    if jsonapi:
+        attributes = [f for f in declared if f.name not in ("id", "type")]
+        declared = pa.schema(
+            [("id", pa.string()), ("type", pa.string()), ("attributes", pa.struct(attributes))]
+        )
+    behaviour = "infer" if table.extra == "rescue" or jsonapi else "error"
+    options = pj.ParseOptions(explicit_schema=declared, unexpected_field_behavior=behaviour)
+    if isinstance(fmt, JsonLines):
+        runs: Iterator[Run] = jsonl_runs(part.stream, part.label)
+    elif jsonapi:
+        runs = split_records(part.stream, part.label, "data")
+    else:
+        assert isinstance(fmt, JsonArray)
+        runs = split_records(part.stream, part.label, fmt.key)
+    for run in prefetch(runs):
+        try:
+            parsed = parse_run(run, part.label, options)
+        except MixedTypes:
+            raise NormalizeError(
+                part.label,
+                f"{run.unit}s from {run.first_index}",
+                reason="a field undeclared by the schema changes JSON type between records",
+            ) from None
+        if jsonapi:
+            parsed = _flatten_jsonapi(parsed)
+        first = run.first_index
+        extras = [n for n in parsed.column_names if not table.known(n) and n != "links"]
+        if extras and table.extra == "error":
+            raise NormalizeError(
+                part.label,
+                f"{run.unit}s from {first}",
+                ", ".join(extras),
+                reason="not declared by the export's schema",
+            )
+        rescued = (
+            _rescue_json(parsed, run, extras, jsonapi, table) if table.extra == "rescue" else None
+        )
+        keyed = {
+            c.key: parsed.column(c.source or c.name).combine_chunks()
+            for c in table.columns
+            if (c.source or c.name) in parsed.column_names
+        }
+        if not keyed:
+            keyed = {"\x00rows": pa.nulls(parsed.num_rows)}
+        yield conform(keyed, table, part.label, first, run.unit, rescued)
+
+
+def _flatten_jsonapi(parsed: pa.Table) -> pa.Table:
+    columns: dict[str, pa.Array] = {}
+    for name in parsed.column_names:
+        if name != "attributes":
+            columns[name] = parsed.column(name).combine_chunks()
+    attributes = parsed.column("attributes").combine_chunks()
+    for i in range(attributes.type.num_fields):
+        name = attributes.type.field(i).name
+        columns.setdefault(name, arrowops.nested(attributes, name))
+    return pa.table(columns) if columns else parsed
+
+
+def _rescue_json(
+    parsed: pa.Table, run: Run, extras: list[str], jsonapi: bool, table: TableSchema
+) -> pa.Array | None:
+    if not extras:
+        return None
+    flags = np.zeros(parsed.num_rows, dtype=bool)
+    for name in extras:
+        flags |= parsed.column(name).is_valid().to_numpy(zero_copy_only=False)
+    if not flags.any():
+        return pa.nulls(parsed.num_rows, pa.string())
+    spans = [
+        s for s in run.record_spans() if run.count is not None or run.data[s[0] : s[1]].strip()
+    ]
+    values: list[str | None] = [None] * parsed.num_rows
+    for row in np.flatnonzero(flags).tolist():
+        start, end = spans[row]
+        record = json.loads(run.data[start:end])
+        if jsonapi:
+            attributes = record.pop("attributes", None) or {}
+            record.pop("links", None)
+            record = {**attributes, **record}
+        unknown = {k: v for k, v in record.items() if not table.known(k)}
+        values[row] = json.dumps(unknown, ensure_ascii=False, default=str) if unknown else None
+    return pa.array(values, pa.string())
+
+
+# --- XML ----------------------------------------------------------------------------------
+
+
+def _xml(part: Part, table: TableSchema, fmt: Xml) -> Iterator[pa.RecordBatch]:
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    keys = [c.source or c.name for c in table.columns]
+    rows: list[dict[str, str | None]] = []
+    extras_rows: list[dict[str, str]] = []
+    first = 1
+    try:
+        for _, element in iterparse(part.stream, events=("end",), forbid_dtd=True):
+            if element.tag != fmt.record:
+                continue
+            values: dict[str, str | None] = {f"@{k}": v for k, v in element.attrib.items()}
+            for child in element:
+                values[child.tag] = child.text
+            element.clear()
+            rows.append({k: values.get(k) for k in keys})
+            extras_rows.append({k: v for k, v in values.items() if k not in keys and v})
+            if len(rows) >= _XML_ROWS:
+                yield _xml_batch(rows, extras_rows, keys, table, part.label, first)
+                first += len(rows)
+                rows, extras_rows = [], []
+    except DefusedXmlException as exc:
+        raise NormalizeError(
+            part.label, reason=f"refused: {type(exc).__name__} (DTDs and entities are not allowed)"
+        ) from None
+    except ParseError as exc:
+        raise NormalizeError(
+            part.label, f"line {exc.position[0]}", reason=f"not well-formed XML ({exc})"
+        ) from None
+    if rows:
+        yield _xml_batch(rows, extras_rows, keys, table, part.label, first)
+
+
+def _xml_batch(
+    rows: list[dict[str, str | None]],
+    extras: list[dict[str, str]],
+    keys: list[str],
+    table: TableSchema,
+    label: str,
+    first: int,
+) -> pa.RecordBatch:
+    raw: dict[str, pa.Array] = {}
+    for column, key in zip(table.columns, keys, strict=True):
+        strings = pa.array([r[key] for r in rows], pa.string())
+        strings = pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
+        if pa.types.is_boolean(column.type):
+            strings = pc.utf8_lower(strings)
+        raw[column.key] = strings
+    if any(extras) and table.extra == "error":
+        row = next(i for i, e in enumerate(extras) if e)
+        raise NormalizeError(
+            label,
+            f"record {first + row}",
+            ", ".join(extras[row]),
+            reason="not declared by the export's schema",
+        )
+    rescued = pa.array(_rescue_rows(extras), pa.string()) if table.extra == "rescue" else None
+    return conform(raw, table, label, first, "record", rescued)
+
+
+# --- XLSX ---------------------------------------------------------------------------------
+
+
+def _xlsx(part: Part, table: TableSchema, fmt: Xlsx) -> Iterator[pa.RecordBatch]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        data = part.stream.read()
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = (
+            book.get_sheet_by_index(fmt.sheet)
+            if isinstance(fmt.sheet, int)
+            else book.get_sheet_by_name(fmt.sheet)
+        )
+        rows = iter(sheet.iter_rows())
+        header = [str(v) if v != "" else "" for v in next(rows, [])]
+    except NormalizeError:
+        raise
+    except Exception as exc:  # calamine's own errors carry no common base class
+        raise NormalizeError(part.label, reason=f"not a readable XLSX workbook ({exc})") from None
+    keys = _unique(header)
+    missing = [c.source or c.name for c in table.columns if c.key not in keys]
+    if missing:
+        raise NormalizeError(
+            part.label, "header", ", ".join(missing), reason="declared but missing from the header"
+        )
+    extras = [k for k in keys if not table.known(k) and k]
+    if extras and table.extra == "error":
+        raise NormalizeError(
+            part.label, "header", ", ".join(extras), reason="not declared by the export's schema"
+        )
+    index = {k: i for i, k in enumerate(keys)}
+    chunk: list[list[Any]] = []
+    first = 1
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= _XML_ROWS:
+            yield _xlsx_batch(chunk, index, extras, table, part.label, first)
+            first += len(chunk)
+            chunk = []
+    if chunk:
+        yield _xlsx_batch(chunk, index, extras, table, part.label, first)
+
+
+def _cells(values: list[Any], column: Column, label: str, first: int) -> pa.Array:
+    """calamine gives ``''`` for empty cells, floats for numbers, ``date`` for midnight datetimes."""
+    import datetime as dt
+
+    cleaned = [None if v == "" else v for v in values]
+    t = column.type
+    if column.epoch:
+        numeric = all(v is None or isinstance(v, int | float) for v in cleaned)
+        return pa.array(
+            cleaned if numeric else [None if v is None else str(v) for v in cleaned],
+            pa.float64() if numeric else pa.string(),
+        )
+    try:
+        if pa.types.is_timestamp(t) and not column.epoch:
+            cleaned = [
+                dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
+                if isinstance(v, dt.date) and not isinstance(v, dt.datetime)
+                else (
+                    v.replace(tzinfo=dt.UTC)
+                    if isinstance(v, dt.datetime) and v.tzinfo is None
+                    else v
+                )
+                for v in cleaned
+            ]
+            return (
+                pa.array(cleaned, t)
+                if not any(isinstance(v, str) for v in cleaned)
+                else pa.array([None if v is None else str(v) for v in cleaned], pa.string())
+            )
+        if pa.types.is_integer(t):
+            for row, v in enumerate(cleaned):
+                if isinstance(v, float) and not v.is_integer():
+                    raise NormalizeError(
+                        label,
+                        f"row {first + row}",
+                        column.name,
+                        reason=f"{shown(v)} does not fit {t}",
+                    )
+            cleaned = [int(v) if isinstance(v, float) else v for v in cleaned]
+        if pa.types.is_string(t):
+            cleaned = [
+                None
+                if v is None
+                else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+                for v in cleaned
+            ]
+        return pa.array(cleaned, t)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array([None if v is None else str(v) for v in cleaned], pa.string())
+
+
+def _xlsx_batch(
+    chunk: list[list[Any]],
+    index: dict[str, int],
+    extras: list[str],
+    table: TableSchema,
+    label: str,
+    first: int,
+) -> pa.RecordBatch:
+    width = max(index.values(), default=-1) + 1
+    padded = [r + [""] * (width - len(r)) if len(r) < width else r for r in chunk]
+    columns = list(zip(*padded, strict=True)) if padded else []
+    raw = {c.key: _cells(list(columns[index[c.key]]), c, label, first) for c in table.columns}
+    rescued = None
+    if table.extra == "rescue":
+        rows = (
+            [{k: (None if r[index[k]] == "" else r[index[k]]) for k in extras} for r in padded]
+            if extras
+            else []
+        )
+        rescued = pa.array(_rescue_rows(rows), pa.string()) if extras else None
+    return conform(raw, table, label, first, "row", rescued)
+
+
+__all__ = [
+    "RESCUED",
+    "Csv",
+    "Format",
+    "JsonApi",
+    "JsonArray",
+    "JsonLines",
+    "TabularNormalizer",
+    "Xlsx",
+    "Xml",
+    "conform",
+]
