@@ -94,6 +94,8 @@ def download_files(
                 record.url,
                 dest,
                 vendor=spec.vendor,
+                policy=client.download_policy,
+                lock_dir=lake.root_path() / "locks",
                 headers=client.download_headers(record.url),
             )
         except ExpiredUrlError:

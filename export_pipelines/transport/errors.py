@@ -31,6 +31,15 @@ class OutcomeUnknown(TransportError):
     vendor may have acted on it, so a submit that fails this way must not simply be sent again."""
 
 
+class DownloadRefused(RequestNotSent):
+    """A file URL (or a redirect) points where downloads may not go: another scheme than http(s),
+    or a loopback, link-local or private address that is not the vendor's configured host."""
+
+
+class DownloadTooLarge(TransportError):
+    """A file grew past the configured cap (``max_download_bytes``); nothing of it is kept."""
+
+
 class VendorUnavailable(VendorError):
     """The vendor kept answering 429 or 5xx until the retry budget ran out."""
 

@@ -1,6 +1,5 @@
 """``VendorHttp``: one vendor's API calls, with retries, typed errors and redaction."""
 
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -16,14 +15,31 @@ from export_pipelines.transport.errors import (
     VendorUnavailable,
 )
 from export_pipelines.transport.redact import redact_text
-from export_pipelines.transport.retry import RetryPolicy
+from export_pipelines.transport.retry import RetryPolicy, wait_too_long_text
 
 log = logging.getLogger(__name__)
 
 #: Errors where the request may not have reached the vendor (safe to retry any request) …
-_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 #: … and where it may have been processed (retry only idempotent requests).
-_MIDWAY_ERRORS = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError)
+_MIDWAY_ERRORS = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.DecodingError,
+)
+#: Our own request is unsendable (never retried: it cannot get better). Their texts are not
+#: shown: h11's "Illegal header value b'Bearer <key>\\n'" prints the header, key and all.
+_UNSENDABLE: dict[type[Exception], str] = {
+    httpx.LocalProtocolError: "a request header is not valid HTTP (an API key with a newline, "
+    "space or control character?)",
+    httpx.UnsupportedProtocol: "the URL's scheme is not http or https",
+    httpx.InvalidURL: "the URL is not a valid URL",
+    UnicodeError: "a request header holds a character that is not ASCII",
+}
+_UNSENDABLE_ERRORS: tuple[type[Exception], ...] = tuple(_UNSENDABLE)
 
 _ERROR_BODY_LIMIT = 500
 
@@ -51,13 +67,20 @@ class VendorHttp:
         self.vendor = vendor
         self.secrets = secrets
         self.retry = retry or RetryPolicy()
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers=dict(headers),
-            timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-            transport=transport,
-            follow_redirects=False,
-        )
+        if not base_url.startswith(("http://", "https://")):
+            raise RequestNotSent(vendor, "the base URL does not start with http:// or https://")
+        try:
+            self._client = httpx.Client(
+                base_url=base_url.rstrip("/"),
+                headers=dict(headers),
+                timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
+                transport=transport,
+                follow_redirects=False,
+            )
+        except _UNSENDABLE_ERRORS as exc:
+            raise RequestNotSent(
+                vendor, f"cannot build the client: {_unsendable(exc)}", secrets=secrets
+            ) from None
 
     def close(self) -> None:
         self._client.close()
@@ -83,6 +106,12 @@ class VendorHttp:
             attempt += 1
             try:
                 response = self._client.request(method, path, json=json_body, params=params)
+            except _UNSENDABLE_ERRORS as exc:
+                raise RequestNotSent(
+                    self.vendor,
+                    f"{method} {path} was not sent: {_unsendable(exc)}",
+                    secrets=self.secrets,
+                ) from None
             except (*_CONNECT_ERRORS, *_MIDWAY_ERRORS) as exc:
                 retryable = idempotent or isinstance(exc, _CONNECT_ERRORS)
                 if not retryable or attempt >= self.retry.max_attempts:
@@ -96,12 +125,21 @@ class VendorHttp:
                     self.retry.delay(attempt) or 0.0, type(exc).__name__, method, path, attempt
                 )
                 continue
+            except httpx.HTTPError as exc:
+                # Anything else httpx raises happened after sending began: the outcome is unknown.
+                raise OutcomeUnknown(
+                    self.vendor,
+                    f"{method} {path} failed: {type(exc).__name__}: {exc}",
+                    secrets=self.secrets,
+                ) from None
             if response.is_success:
                 return response
-            if (
-                self.retry.should_retry_status(response.status_code, idempotent=idempotent)
-                and attempt < self.retry.max_attempts
-            ):
+            retryable = self.retry.should_retry_status(response.status_code, idempotent=idempotent)
+            if retryable:
+                too_long = self._wait_too_long(method, path, response, attempt)
+                if too_long is not None:
+                    raise too_long
+            if retryable and attempt < self.retry.max_attempts:
                 delay = self.retry.delay(attempt, response)
                 if delay is not None:
                     self._pause(delay, f"HTTP {response.status_code}", method, path, attempt)
@@ -117,7 +155,7 @@ class VendorHttp:
     def _decode(self, response: httpx.Response, path: str) -> Any:
         try:
             return response.json()
-        except json.JSONDecodeError:
+        except ValueError:  # JSONDecodeError, and UnicodeDecodeError for a body that is not UTF-8
             raise RequestRejected(
                 self.vendor,
                 f"{path} answered {response.status_code} with a body that is not JSON: "
@@ -138,6 +176,22 @@ class VendorHttp:
             delay,
         )
         time.sleep(delay)
+
+    def _wait_too_long(
+        self, method: str, path: str, response: httpx.Response, attempts: int
+    ) -> VendorUnavailable | None:
+        """The error for a vendor asking to wait longer than ``max_retry_after_seconds``, which
+        is not waited out (it would block a worker): say so, and when to try again."""
+        asked = self.retry.retry_after(response)
+        if asked is None or asked <= self.retry.max_retry_after_seconds:
+            return None
+        return VendorUnavailable(
+            self.vendor,
+            f"{method} {path} answered HTTP {response.status_code} after {attempts} attempt(s) "
+            f"and {wait_too_long_text(asked, self.retry.max_retry_after_seconds)}",
+            status=response.status_code,
+            secrets=self.secrets,
+        )
 
     def _error_for(
         self, method: str, path: str, response: httpx.Response, attempts: int
@@ -163,3 +217,10 @@ class VendorHttp:
         return RequestRejected(
             self.vendor, f"{what}; vendor said: {body}", status=status, secrets=self.secrets
         )
+
+
+def _unsendable(exc: Exception) -> str:
+    for kind, reason in _UNSENDABLE.items():
+        if isinstance(exc, kind):
+            return reason
+    return type(exc).__name__

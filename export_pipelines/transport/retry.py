@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -62,3 +63,13 @@ class RetryPolicy:
                 return asked if asked <= self.max_retry_after_seconds else None
         ceiling = min(self.max_delay_seconds, self.base_delay_seconds * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)
+
+
+def wait_too_long_text(asked: float, limit: float) -> str:
+    """The words for a ``Retry-After`` past the limit: how long, the limit, and when to retry."""
+    when = datetime.now(UTC) + timedelta(seconds=asked)
+    return (
+        f"the vendor asked to wait {asked:.0f} s before trying again, more than the limit "
+        f"max_retry_after_seconds = {limit:.0f} s, so it was not waited for; try again after "
+        f"{when:%Y-%m-%d %H:%M:%S} UTC"
+    )

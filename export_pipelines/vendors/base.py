@@ -21,7 +21,10 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import dagster as dg
 import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from export_pipelines import settings
+from export_pipelines.transport import DEFAULT_MAX_DOWNLOAD_BYTES, DownloadPolicy, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class VendorClient(Protocol):
     def download_headers(self, url: str) -> dict[str, str]:
         """Headers to send with a file download (empty for pre-signed URLs)."""
 
+    @property
+    def download_policy(self) -> DownloadPolicy:
+        """Where this vendor's file URLs may point, and the size cap (``VendorResource``)."""
+
     def close(self) -> None: ...
 
 
@@ -119,19 +126,82 @@ class VendorResource(dg.ConfigurableResource):
     """Settings every vendor resource has; subclasses add the vendor's own and build the client.
 
     ``api_key`` is bound to ``dg.EnvVar`` in the definitions, so it is read from the environment
-    at run time and never stored in the definitions' snapshot.
+    at run time and never stored in the definitions' snapshot. The settings are checked whenever
+    Dagster builds the resource (for a run, a sensor tick): a key with whitespace or a control
+    character, an empty key, a base URL without http(s) are refused there, with a message naming
+    the setting and its environment variable and never the value (pydantic's own messages would
+    print the input, so they are told not to).
     """
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     base_url: str
     api_key: str
+    #: The environment variables ``base_url`` and ``api_key`` came from, recorded when they are
+    #: bound with ``dg.EnvVar`` so that errors can name them.
+    base_url_env: str = ""
+    api_key_env: str = ""
     timeout_seconds: float = 30.0
     max_attempts: int = 5
+    #: A vendor asking (``Retry-After``) for a longer wait than this is not waited for.
+    max_retry_after_seconds: float = 120.0
+    #: A result file larger than this is cut off and fails (a runaway body must not fill a disk).
+    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
     #: How long a manual "Materialize raw" waits for a vendor job that is still running.
     wait_timeout_seconds: float = 900.0
     poll_interval_seconds: float = 2.0
     #: A job the vendor has not finished after this long is marked timed out (never waited on
     #: forever; HelloData's silent failures make this necessary).
     job_deadline_seconds: float = 6 * 60 * 60
+
+    def __init__(self, **data: Any) -> None:
+        # Recorded as config values in their own right, so that the copy Dagster builds at run
+        # time from the resolved config (values read from the environment) still knows them.
+        for name in ("base_url", "api_key"):
+            if isinstance(data.get(name), dg.EnvVar):
+                data.setdefault(f"{name}_env", data[name].env_var_name)
+        super().__init__(**data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checked_settings(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        problems = []
+        for name, check in (
+            ("base_url", settings.base_url_problem),
+            ("api_key", settings.api_key_problem),
+        ):
+            value = data.get(name)
+            if isinstance(value, dg.EnvVar):
+                continue  # bound to the environment: checked once Dagster has read it
+            if not isinstance(value, str):
+                continue  # a missing or non-text value gets pydantic's own (value-free) error
+            problem = check(value)
+            if problem is not None:
+                env = data.get(f"{name}_env")
+                source = f" (environment variable {env})" if env else ""
+                problems.append(f"{name}{source} {problem}")
+        for name in ("timeout_seconds", "max_retry_after_seconds", "max_download_bytes"):
+            value = data.get(name)
+            if isinstance(value, int | float) and value <= 0:
+                problems.append(f"{name} must be positive")
+        attempts = data.get("max_attempts")
+        if isinstance(attempts, int) and attempts < 1:
+            problems.append("max_attempts must be at least 1")
+        if problems:
+            raise ValueError(f"{cls.__name__} settings refused: " + "; ".join(problems))
+        return data
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.max_attempts, max_retry_after_seconds=self.max_retry_after_seconds
+        )
+
+    def download_policy(self) -> DownloadPolicy:
+        """Downloads may reach public hosts and this vendor's configured host, up to the cap."""
+        return DownloadPolicy.for_base_url(self.base_url, max_bytes=self.max_download_bytes)
 
     def client(self) -> VendorClient:
         raise NotImplementedError

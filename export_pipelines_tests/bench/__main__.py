@@ -172,14 +172,20 @@ def _download_seconds(path: Path, directory: Path) -> float:
 
     from export_pipelines.sandbox.config import SandboxConfig
     from export_pipelines.sandbox.server import SandboxServer
-    from export_pipelines.transport import download_to_file
+    from export_pipelines.transport import DownloadPolicy, download_to_file
 
     with SandboxServer(SandboxConfig(port=0)) as server:
         assert server._server is not None
         app = server._server.config.app
         app.router.routes.insert(0, Route("/bench-file", lambda request: FileResponse(path)))
         start = time.perf_counter()
-        got = download_to_file(f"{server.url}/bench-file", directory / "copy.json", vendor="bench")
+        got = download_to_file(
+            f"{server.url}/bench-file",
+            directory / "copy.json",
+            vendor="bench",
+            policy=DownloadPolicy.for_base_url(server.url),
+            lock_dir=directory / "locks",
+        )
         seconds = time.perf_counter() - start
     assert got.bytes == path.stat().st_size
     (directory / "copy.json").unlink()

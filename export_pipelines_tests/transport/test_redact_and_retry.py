@@ -41,3 +41,9 @@ def test_submits_are_not_retried_on_ambiguous_failures() -> None:
     assert policy.should_retry_status(500, idempotent=True)
     assert not policy.should_retry_status(500, idempotent=False)
     assert policy.should_retry_status(429, idempotent=False)
+
+
+def test_credentials_in_urls_are_masked() -> None:
+    assert redact_url("ftp://user:pw-1@files.example/x?sig=1") == "ftp://***@files.example/x?***"
+    cleaned = redact_text("see https://bob:hunter2@h.example/p and http://h.example/q")
+    assert "hunter2" not in cleaned and "https://***@h.example/p" in cleaned

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from export_pipelines.decisions import enterpret as decided
-from export_pipelines.transport import RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport import DownloadPolicy, RetryPolicy, VendorError, VendorHttp
 from export_pipelines.vendors.base import (
     RemoteFile,
     RemoteState,
@@ -42,7 +42,9 @@ class EnterpretClient:
         api_key: str,
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
+        download_policy: DownloadPolicy | None = None,
     ) -> None:
+        self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
         self._http = VendorHttp(
             vendor=VENDOR,
             base_url=base_url,

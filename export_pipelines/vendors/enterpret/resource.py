@@ -1,6 +1,5 @@
 """``EnterpretResource``: the Dagster resource wrapping Enterpret's Data Export API."""
 
-from export_pipelines.transport import RetryPolicy
 from export_pipelines.vendors.base import VendorResource
 from export_pipelines.vendors.enterpret.client import EnterpretClient
 
@@ -14,5 +13,6 @@ class EnterpretResource(VendorResource):
             base_url=self.base_url,
             api_key=self.api_key,
             timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy(max_attempts=self.max_attempts),
+            retry=self.retry_policy(),
+            download_policy=self.download_policy(),
         )
