@@ -1,36 +1,23 @@
 """Read the demo's lake back and compare it with what the sandbox generated.
 
-The sandbox's data is deterministic, so the truth for a vendor job is computable: the sandbox says
-which window it exported, the ledger says which filter was asked, and the sandbox's own generator
-lists the records of that window and filter. The Parquet must hold exactly those, in order.
+The sandbox's data is deterministic, so the truth for a vendor job is computable: each sandbox vendor
+in the registry provides ``expected_records`` (from its control endpoints, the ledger's request body
+and its own generator), and the Parquet must hold exactly those records' ``id``s, in order.
 """
 
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pyarrow.parquet as pq
 
 from export_pipelines.ledger import JobRecord
-from export_pipelines.sandbox.enterpret.dataset import FeedbackDataset
+from export_pipelines.sandbox.registry import registered
 
 
-def _enterpret_expected_ids(sandbox_url: str, job: JobRecord) -> list[str]:
-    control = f"{sandbox_url}/_sandbox/enterpret"
-    params = httpx.get(f"{control}/dataset", timeout=10).raise_for_status().json()
-    dataset = FeedbackDataset(
-        params["seed"], params["record_count"], int(params["start"]), int(params["end"])
-    )
-    exported = httpx.get(f"{control}/jobs/{job.vendor_job_id}", timeout=10).raise_for_status()
-    window = exported.json()
-    filter_query = job.request_body.get("listRecords", {}).get("filter")
-    records = dataset.records(window["window_start"], window["window_end"], filter_query)
-    return [record["id"] for record in records]
-
-
-EXPECTED_IDS: dict[str, Callable[[str, JobRecord], list[str]]] = {
-    "enterpret": _enterpret_expected_ids,
-}
+def expected_ids(sandbox_url: str, job: JobRecord, vendor_job_id: str) -> list[str]:
+    """The ``id`` of every record the sandbox generated for ``job``, as strings, in file order."""
+    vendor = registered(job.vendor)
+    records = vendor.expected_records(sandbox_url, vendor_job_id, job.request_body)
+    return [str(record["id"]) for record in records]
 
 
 def lake_problems(jobs: list[JobRecord], data: Path, sandbox_url: str) -> list[str]:
@@ -40,10 +27,13 @@ def lake_problems(jobs: list[JobRecord], data: Path, sandbox_url: str) -> list[s
         if not path.exists():
             problems.append(f"{path} is missing")
             continue
-        got = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        got = [str(value) for value in pq.read_table(path, columns=["id"]).column("id").to_pylist()]
         if len(got) != job.rows:
             problems.append(f"{path} holds {len(got)} rows, the ledger counted {job.rows}")
-        expected = EXPECTED_IDS[job.vendor](sandbox_url, job)
+        if job.vendor_job_id is None:
+            problems.append(f"{path}: ledger job {job.id} has no vendor job id to verify against")
+            continue
+        expected = expected_ids(sandbox_url, job, job.vendor_job_id)
         if got != expected:
             problems.append(
                 f"{path} holds {len(got)} records; the sandbox generated {len(expected)} for that "

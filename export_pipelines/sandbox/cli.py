@@ -1,17 +1,25 @@
 """``export-pipelines sandbox serve``: the vendor simulators on a local port.
 
 Before serving, one ``export NAME=value`` line per vendor setting goes to stdout (logs go to stderr),
-so a shell can pick the addresses up with ``eval "$(… | head -n 2)"`` or a script can parse them.
+so a shell can pick the addresses up with ``eval "$(…)"`` or a script can parse them. Enterpret comes
+first, so ``head -n 2`` still gives its two lines.
+
+The flags come from the registry: ``--seed`` and ``--completion-delay`` set every vendor that has
+that setting, and each vendor adds its own ``--<vendor>-<option>`` flags (``--enterpret-records``).
 """
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
+from export_pipelines.sandbox import registry
+from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.server import serve
+from export_pipelines.sandbox.vendor import ServeFlag
 from export_pipelines.settings import (
     SANDBOX_DEFAULT_HOST,
     SANDBOX_DEFAULT_PORT,
@@ -40,18 +48,50 @@ def sandbox() -> None:
     """Local simulators of the vendors' asynchronous export APIs."""
 
 
+def _vendor_flag_param(vendor: str, flag: ServeFlag) -> str:
+    return f"{vendor}_{flag.option}".replace("-", "_")
+
+
+def _with_vendor_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """One ``--<vendor>-<option>`` per flag that a registered vendor declares."""
+    for vendor in reversed(registry.VENDORS):
+        for flag in reversed(vendor.serve_flags):
+            command = click.option(
+                f"--{vendor.name}-{flag.option}",
+                _vendor_flag_param(vendor.name, flag),
+                type=flag.type,
+                default=None,
+                help=flag.help,
+            )(command)
+    return command
+
+
+def vendor_sections(
+    seed: int | None, completion_delay: float | None, flags: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each vendor's config overrides: its own flags, and the shared ones where it has the field."""
+    sections: dict[str, dict[str, Any]] = {}
+    for vendor in registry.VENDORS:
+        fields = vendor.config_model.model_fields
+        section: dict[str, Any] = {}
+        if seed is not None and "seed" in fields:
+            section["seed"] = seed
+        if completion_delay is not None and "completion_delay_seconds" in fields:
+            section["completion_delay_seconds"] = completion_delay
+        for flag in vendor.serve_flags:
+            value = flags.get(_vendor_flag_param(vendor.name, flag))
+            if value is not None:
+                section[flag.field] = value
+        sections[vendor.name] = section
+    return sections
+
+
 @sandbox.command("serve")
 @click.option("--host", default=SANDBOX_DEFAULT_HOST, show_default=True)
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=SANDBOX_DEFAULT_PORT, show_default=True
 )
 @click.option("--seed", type=int, default=None, help="Seed of every vendor's synthetic data.")
-@click.option(
-    "--enterpret-records",
-    type=click.IntRange(10, 10_000_000),
-    default=None,
-    help="Size of the Enterpret feedback universe (default 100000).",
-)
 @click.option(
     "--completion-delay",
     type=click.FloatRange(min=0),
@@ -64,20 +104,20 @@ def sandbox() -> None:
     default=None,
     help="Where generated files go (default: a temporary directory removed on exit).",
 )
+@_with_vendor_flags
 def serve_command(
     host: str,
     port: int,
     seed: int | None,
-    enterpret_records: int | None,
     completion_delay: float | None,
     work_dir: Path | None,
+    **vendor_flags: Any,
 ) -> None:
     """Serve every simulated vendor until interrupted (SIGINT or SIGTERM)."""
-    overrides = {
-        "seed": seed,
-        "record_count": enterpret_records,
-        "completion_delay_seconds": completion_delay,
-    }
-    enterpret = EnterpretSandboxConfig(**{k: v for k, v in overrides.items() if v is not None})
-    config = SandboxConfig(host=host, port=port, work_dir=work_dir, enterpret=enterpret)
+    config = SandboxConfig(
+        host=host,
+        port=port,
+        work_dir=work_dir,
+        vendors=vendor_sections(seed, completion_delay, vendor_flags),
+    )
     serve(config, announce=_announce)

@@ -43,7 +43,7 @@ def control_routes(sandbox: Sandbox) -> list[BaseRoute]:
         root = f"{request.url.scheme}://{request.url.netloc}"
         return JSONResponse(
             {
-                name: {"base_url": f"{root}/{name}", "api_key": mount.api_key}
+                name: {"base_url": f"{root}/{name}{mount.base_path}", "api_key": mount.api_key}
                 for name, mount in sandbox.vendors.items()
             }
         )

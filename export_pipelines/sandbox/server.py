@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -20,6 +20,9 @@ from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.enterpret.simulator import EnterpretSimulator
 from export_pipelines.sandbox.faults import Fault, FaultRegistry
 from export_pipelines.sandbox.state import Sandbox
+from export_pipelines.sandbox.vendor import SandboxVendor, VendorMount
+
+Sim = TypeVar("Sim")
 
 _STARTUP_TIMEOUT_SECONDS = 15.0
 #: In-flight requests (a delayed fault, a slow download) get this long when the server stops.
@@ -49,9 +52,17 @@ def _root_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def vendor_base_url(root_url: str, mount: VendorMount[Any]) -> str:
+    """``{root}/{name}{base_path}``: e.g. ``…/enterpret``, ``…/hienergy/api/v1``."""
+    return f"{root_url}/{mount.name}{mount.base_path}"
+
+
 def vendor_endpoints(sandbox: Sandbox, root_url: str) -> dict[str, tuple[str, str]]:
-    """Vendor name → (base URL, API key)."""
-    return {name: (f"{root_url}/{name}", mount.api_key) for name, mount in sandbox.vendors.items()}
+    """Vendor name → (base URL, API key), in registry order."""
+    return {
+        name: (vendor_base_url(root_url, mount), mount.api_key)
+        for name, mount in sandbox.vendors.items()
+    }
 
 
 def _logging_config() -> dict[str, Any]:
@@ -145,11 +156,14 @@ class SandboxServer:
 
     def base_url(self, vendor: str) -> str:
         """The vendor's base URL, e.g. ``http://127.0.0.1:54321/enterpret``."""
-        self._running().vendor(vendor)
-        return f"{self.url}/{vendor}"
+        return vendor_base_url(self.url, self._running().vendor(vendor))
 
     def api_key(self, vendor: str) -> str:
         return self._running().vendor(vendor).api_key
+
+    def simulator(self, vendor: SandboxVendor[Any, Sim]) -> Sim:
+        """A vendor's running state, typed: ``server.simulator(hienergy.SANDBOX_VENDOR)``."""
+        return self._running().simulator(vendor)
 
     @property
     def enterpret(self) -> EnterpretSimulator:

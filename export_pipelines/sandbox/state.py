@@ -1,21 +1,23 @@
 """The in-process sandbox: its work directory, fault registry, URL signer and vendor simulators.
 
-Built once per server; tests reach the vendors' state through it (``sandbox.enterpret.jobs()``).
-A new vendor sub-package is added in ``__init__`` the way Enterpret is: mount it, keep a typed
-attribute to its simulator, ``_add`` it.
+Built once per server from the registry: every registered vendor is mounted with its section of the
+config. Tests reach a vendor's state with ``sandbox.simulator(SANDBOX_VENDOR)`` (typed), or
+Enterpret's with ``sandbox.enterpret`` (kept for the tests written before the registry).
 """
 
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from export_pipelines.sandbox import enterpret
+from export_pipelines.sandbox import enterpret, registry
 from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.enterpret.simulator import EnterpretSimulator
 from export_pipelines.sandbox.faults import Fault, FaultRegistry, FaultSpec
 from export_pipelines.sandbox.signed_urls import UrlSigner
-from export_pipelines.sandbox.vendor import VendorMount
+from export_pipelines.sandbox.vendor import MountContext, SandboxVendor, VendorMount
+
+Sim = TypeVar("Sim")
 
 
 class Sandbox:
@@ -33,11 +35,14 @@ class Sandbox:
         self.faults = FaultRegistry()
         self.signer = UrlSigner()
         self.vendors: dict[str, VendorMount[Any]] = {}
-
-        enterpret_mount = enterpret.mount(self.config, self.work_dir, self.faults, self.signer)
-        self.enterpret: EnterpretSimulator = enterpret_mount.simulator
-        self._add(enterpret_mount)
         self._closed = False
+        try:
+            for vendor in registry.VENDORS:
+                context = MountContext(self.work_dir / vendor.name, self.faults, self.signer)
+                self._add(vendor.mount(self.config.vendor_config(vendor), context))
+        except BaseException:
+            self.close()
+            raise
 
     def _add(self, mount: VendorMount[Any]) -> None:
         self.faults.register(mount.name, mount.fault_routes)
@@ -48,6 +53,15 @@ class Sandbox:
             return self.vendors[name]
         except KeyError:
             raise KeyError(f"no sandbox vendor {name!r}; known: {sorted(self.vendors)}") from None
+
+    def simulator(self, vendor: SandboxVendor[Any, Sim]) -> Sim:
+        """The running state of ``vendor``, with its own type."""
+        simulator: Sim = self.vendor(vendor.name).simulator
+        return simulator
+
+    @property
+    def enterpret(self) -> EnterpretSimulator:
+        return self.simulator(enterpret.SANDBOX_VENDOR)
 
     def add_fault(self, vendor: str, route: str, **fault: Any) -> Fault:
         """Arm a fault, e.g. ``add_fault("enterpret", "fetch", status=503, times=2)``."""

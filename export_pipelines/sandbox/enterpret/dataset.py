@@ -26,8 +26,8 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from export_pipelines.decisions.enterpret import CONVERSATION_ACTORS
-from export_pipelines.sandbox.config import EnterpretSandboxConfig
 from export_pipelines.sandbox.enterpret import corpus
+from export_pipelines.sandbox.enterpret.config import EnterpretSandboxConfig
 from export_pipelines.sandbox.enterpret.filters import compile_filter_query
 from export_pipelines.sandbox.enterpret.labels import LabelSet, build_labels
 

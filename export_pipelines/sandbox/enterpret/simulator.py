@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from export_pipelines.sandbox.config import EnterpretSandboxConfig
+from export_pipelines.sandbox.enterpret.config import EnterpretSandboxConfig
 from export_pipelines.sandbox.enterpret.dataset import FeedbackDataset
 from export_pipelines.sandbox.enterpret.export_files import ExportStopped, file_name, write_export
 from export_pipelines.sandbox.enterpret.export_request import ExportRequest, parse_submit
