@@ -10,6 +10,7 @@ import click
 from export_pipelines.normalize.cli import normalize_cli
 from export_pipelines.recurrence.preview import recurrence_cli
 from export_pipelines.sandbox.cli import sandbox
+from export_pipelines.webhooks.cli import webhooks
 
 
 def _exit_on_sigterm() -> None:
@@ -61,6 +62,7 @@ def dev(port: int) -> None:
 main.add_command(sandbox)
 main.add_command(recurrence_cli)
 main.add_command(normalize_cli)
+main.add_command(webhooks)
 
 if __name__ == "__main__":
     main()

@@ -4,8 +4,9 @@ from typing import Any
 
 from export_pipelines.vendors.base import VendorAdapter
 from export_pipelines.vendors.enterpret import ADAPTER as ENTERPRET
+from export_pipelines.vendors.hellodata import ADAPTER as HELLODATA
 
-VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET}
+VENDORS: dict[str, VendorAdapter[Any]] = {ENTERPRET.name: ENTERPRET, HELLODATA.name: HELLODATA}
 
 
 def adapter_for(vendor: str) -> VendorAdapter[Any]:
