@@ -154,3 +154,18 @@ def test_a_vendor_that_is_polled_takes_no_callbacks(receiver: Receiver) -> None:
 
     answer = httpx.post(f"{receiver.url}/webhooks/enterpret", content=b"{}")
     assert answer.status_code == 404
+
+
+def test_concurrent_duplicate_deliveries_complete_the_job_once(receiver: Receiver) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    job_id = submitted_job(receiver.ledger, "q-race")
+    body = delivery_body("q-race")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: receiver.deliver(body), range(8)))
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+    outcomes = sorted(a.json()["outcome"] for a in answers)
+    assert outcomes == ["completed"] + ["duplicate"] * 7
+    assert len(receiver.ledger.deliveries("hellodata")) == 1
+    completions = [h for h in receiver.ledger.get(job_id).history if h[1] == "completed"]
+    assert len(completions) == 1
