@@ -41,8 +41,10 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
             f"enterpret/{export}/raw",
             f"enterpret/{export}",
         } <= keys
-    assert [s["name"] for s in defs["sensors"]] == ["enterpret_export_status"]
-    assert {r["name"] for r in defs["resources"]} == {"enterpret", "ledger", "lake"}
+    assert {"enterpret_export_status", "hellodata_export_status"} <= {
+        s["name"] for s in defs["sensors"]
+    }
+    assert {"enterpret", "hellodata", "ledger", "lake"} <= {r["name"] for r in defs["resources"]}
     checks = {c["key"] for c in defs["asset_checks"]}
     assert "enterpret/feedback_daily:rows_match_vendor_files" in checks
 
