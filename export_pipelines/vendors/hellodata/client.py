@@ -50,6 +50,12 @@ class HelloDataClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> "HelloDataClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def submit(self, body: dict[str, Any]) -> Submitted:
         if not self.webhook_url:
             raise VendorError(
