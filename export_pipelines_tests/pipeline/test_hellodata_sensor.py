@@ -16,11 +16,8 @@ from export_pipelines_tests.webhooks.conftest import KEY, delivery_body, receivi
 
 def _tick(project: Project, sensor: dg.SensorDefinition, **overrides: object):  # type: ignore[no-untyped-def]
     # Never contacted: a callback vendor's sensor makes no vendor call.
-    resource = HelloDataResource(
-        base_url="https://api.hellodata.ai",
-        api_key=KEY,
-        **overrides,  # type: ignore[arg-type]
-    )
+    settings: dict[str, object] = {"base_url": "https://api.hellodata.ai", "api_key": KEY}
+    resource = HelloDataResource(**{**settings, **overrides})  # type: ignore[arg-type]
     with dg.build_sensor_context(
         instance=project.instance(),
         resources={"hellodata": resource, "ledger": LedgerResource()},
