@@ -5,6 +5,10 @@ no further); a bad or missing signature is 401 (nothing recorded); a malformed b
 vendor job id the ledger never submitted is 404; then the delivery is recorded, and the job
 completed, in one ledger transaction. A duplicate or replayed delivery answers 200 and changes
 nothing. Errors name the vendor job and the reason, never the signing key.
+
+A delivery that overtakes the submit's own answer (the request asset has not yet written the
+``queryUUID``) is a 404 like any unknown id; the vendor retries a non-2xx (H-5), and the retry finds
+the job.
 """
 
 import logging
