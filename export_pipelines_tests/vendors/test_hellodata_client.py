@@ -55,3 +55,21 @@ def test_status_says_completion_comes_only_by_webhook() -> None:
 )
 def test_payload_serialization_matches_json_stringify(value: object, javascript: str) -> None:
     assert stringify(value) == javascript.encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"RateLimit": '"default";r=0;t=12'}, 12.0),
+        ({"RateLimit": '"default";r=0;t=0.5', "Retry-After": "99"}, 0.5),
+        ({"Retry-After": "7"}, 7.0),
+        ({"RateLimit": '"default";r=3'}, None),
+        ({}, None),
+    ],
+)
+def test_a_429_waits_as_the_ratelimit_header_says(headers: dict[str, str], wait: float) -> None:
+    import httpx
+
+    from export_pipelines.vendors.hellodata.client import rate_limit_wait
+
+    assert rate_limit_wait(httpx.Response(429, headers=headers)) == wait

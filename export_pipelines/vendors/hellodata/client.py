@@ -5,17 +5,38 @@ Vendor quirks handled here:
   says so, and a submit whose answer was lost cannot be found again (``can_find_submitted``);
 - ``webhookURL`` must be https and public (the vendor refuses localhost and private hosts with
   400): it is the receiver's public URL setting plus ``/webhooks/hellodata``, added at submit;
-- the signed GCS URL needs no key: the API key never travels to the file host.
+- the signed GCS URL needs no key: the API key never travels to the file host;
+- a 429 says how long to wait in the IETF draft header ``RateLimit: "default";r=0;t=<seconds>``,
+  not ``Retry-After`` (:func:`rate_limit_wait`).
 """
 
+import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar
 
+import httpx
+
 from export_pipelines.decisions import hellodata as decided
 from export_pipelines.transport import DownloadPolicy, RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport.retry import standard_retry_after
 from export_pipelines.vendors.base import RemoteStatus, SubmitOutcome, Submitted
 
 VENDOR = "hellodata"
+
+
+def rate_limit_wait(response: httpx.Response) -> float | None:
+    """Seconds until the quota resets, from ``RateLimit``'s ``t`` parameter; ``Retry-After`` where
+    the vendor sends that instead; None when neither says."""
+    header = response.headers.get(decided.RATE_LIMIT_HEADER)
+    if header:
+        for part in header.split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name == "t":
+                try:
+                    return max(0.0, float(value))
+                except ValueError:
+                    break
+    return standard_retry_after(response)
 
 
 def webhook_path(vendor: str) -> str:
@@ -44,7 +65,7 @@ class HelloDataClient:
             headers={decided.API_KEY_HEADER: api_key},
             secrets=(api_key,),
             timeout_seconds=timeout_seconds,
-            retry=retry,
+            retry=dataclasses.replace(retry or RetryPolicy(), retry_after=rate_limit_wait),
         )
 
     def close(self) -> None:
