@@ -28,15 +28,27 @@ def materialize(
     )
 
 
+def _error_chain(error: Any) -> list[str]:
+    """A serialized error's message and those of its causes (a resource that refuses its
+    settings fails as Dagster's wrapper error, the reason being its cause)."""
+    messages = []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause or error.context
+    return messages
+
+
 def failure_messages(result: dg.ExecuteInProcessResult) -> str:
+    """Every failure a run reported: step failures, and errors of resource initialisation."""
     messages = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             data = event.step_failure_data
             if data.user_failure_data and data.user_failure_data.description:
                 messages.append(data.user_failure_data.description)
-            if data.error:
-                messages.append(data.error.message)
+            messages.extend(_error_chain(data.error))
+        elif event.event_type_value in ("RESOURCE_INIT_FAILURE", "ENGINE_EVENT"):
+            messages.extend(_error_chain(getattr(event.event_specific_data, "error", None)))
     return "\n".join(messages)
 
 

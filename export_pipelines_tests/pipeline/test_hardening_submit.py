@@ -160,35 +160,52 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [
-        ("ENTERPRET_BASE_URL", "http://127.0.0.1:{port}/enterpret"),  # connection refused
-        ("ENTERPRET_BASE_URL", "htp://127.0.0.1:{port}/enterpret"),  # a scheme httpx refuses
-        ("ENTERPRET_API_KEY", "sk-line\nbreak-secret-42"),  # a header value h11 refuses
-    ],
-    ids=["refused", "bad-scheme", "bad-header"],
-)
 def test_a_submit_that_never_left_releases_the_partition_at_once(
-    project: Project, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+    project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Needs the transport branch for bad-scheme and bad-header: it raises ``RequestNotSent``
-    for them (on main they escape as untyped httpx errors, recorded as ambiguous)."""
-    monkeypatch.setenv(variable, value.format(port=_closed_port()))
+    """Connection refused: the claim is taken, the submit never leaves, the claim is released."""
+    monkeypatch.setenv("ENTERPRET_BASE_URL", f"http://127.0.0.1:{_closed_port()}/enterpret")
     partition = "2024-03-14"
     failed = materialize(project.definitions(), project.instance(), [REQUEST], partition)
     assert not failed.success
     assert "failed before the request reached the vendor" in failure_messages(failed)
     [job] = project.ledger().jobs(export="feedback_daily")
     assert job.state is JobState.FAILED and job.error and job.error.startswith("not sent")
-    assert "secret-42" not in job.error
+
+    monkeypatch.setenv("ENTERPRET_BASE_URL", project.sandbox.base_url("enterpret"))
+    retried = materialize(project.definitions(), project.instance(), [REQUEST], partition)
+    assert retried.success, failure_messages(retried)
+    _, fresh = project.ledger().jobs(export="feedback_daily")
+    assert fresh.state is JobState.RUNNING and fresh.attempt == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ENTERPRET_BASE_URL", "htp://127.0.0.1:9/enterpret"),  # a scheme httpx refuses
+        ("ENTERPRET_API_KEY", "sk-line\nbreak-secret-42"),  # a header value h11 refuses
+    ],
+    ids=["bad-scheme", "bad-header"],
+)
+def test_unsendable_settings_are_refused_before_any_claim(
+    project: Project, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """The resource refuses such settings when it is built, so no ledger job is claimed at all
+    (nothing blocks the partition) and the value is never shown."""
+    monkeypatch.setenv(variable, value)
+    partition = "2024-03-17"
+    failed = materialize(project.definitions(), project.instance(), [REQUEST], partition)
+    assert not failed.success
+    assert variable in failure_messages(failed)
+    assert "secret-42" not in failure_messages(failed) and "htp:" not in failure_messages(failed)
+    assert project.ledger().jobs(export="feedback_daily") == []
 
     monkeypatch.setenv("ENTERPRET_BASE_URL", project.sandbox.base_url("enterpret"))
     monkeypatch.setenv("ENTERPRET_API_KEY", project.sandbox.api_key("enterpret"))
     retried = materialize(project.definitions(), project.instance(), [REQUEST], partition)
     assert retried.success, failure_messages(retried)
-    _, fresh = project.ledger().jobs(export="feedback_daily")
-    assert fresh.state is JobState.RUNNING and fresh.attempt == 2
+    [fresh] = project.ledger().jobs(export="feedback_daily")
+    assert fresh.state is JobState.RUNNING and fresh.attempt == 1
 
 
 def test_a_job_left_submitting_by_a_run_that_ended_is_ambiguous_at_once(project: Project) -> None:
