@@ -169,8 +169,12 @@ def build_status_sensor(
     @dg.sensor(
         name=keys.status_sensor_name(vendor),
         description=(
-            f"Polls {vendor}'s in-flight export jobs (from the export ledger) and launches the "
-            f"raw+table run of each job that completes (again after a failed run, up to "
+            f"Launches the raw+table run of each {vendor} job whose webhook delivery the receiver "
+            f"recorded (again after a failed run, up to {max_ingest_attempts} runs) and times out "
+            "jobs with no delivery by their deadline; polls nothing."
+            if adapter_for(vendor).completion is Completion.CALLBACK
+            else f"Polls {vendor}'s in-flight export jobs (from the export ledger) and launches "
+            f"the raw+table run of each job that completes (again after a failed run, up to "
             f"{max_ingest_attempts} runs). Budget {time_budget_seconds:.0f}s a tick."
         ),
         minimum_interval_seconds=minimum_interval_seconds,
