@@ -1,5 +1,6 @@
 """The ``export-pipelines`` command: the sandbox, recurrence previews, the demo, a dev server."""
 
+import contextlib
 import os
 import signal
 import sys
@@ -10,6 +11,7 @@ import click
 from export_pipelines.normalize.cli import normalize_cli
 from export_pipelines.recurrence.preview import recurrence_cli
 from export_pipelines.sandbox.cli import sandbox
+from export_pipelines.webhooks.cli import webhooks
 
 
 def _exit_on_sigterm() -> None:
@@ -45,8 +47,14 @@ def dev(port: int) -> None:
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
     logs = processes.log_dir(home)  # not $DAGSTER_HOME/logs: Dagster's telemetry queue
-    with processes.sandbox(log_path=logs / "sandbox.log", work_dir=home / "sandbox") as vendor_env:
+    with (
+        contextlib.ExitStack() as stack,
+        processes.sandbox(log_path=logs / "sandbox.log", work_dir=home / "sandbox") as vendor_env,
+    ):
         env = {**os.environ, **vendor_env, "DAGSTER_HOME": str(home)}
+        receiver = processes.webhook_receiver(env=env, log_path=logs / "webhooks.log")
+        env.update(stack.enter_context(receiver))
+        click.echo(f"webhooks: receiver on {env[processes.WEBHOOK_PUBLIC_URL_ENV]}")
         for name, value in vendor_env.items():
             if name.endswith("_BASE_URL"):
                 click.echo(f"sandbox: {name}={value}")
@@ -61,6 +69,7 @@ def dev(port: int) -> None:
 main.add_command(sandbox)
 main.add_command(recurrence_cli)
 main.add_command(normalize_cli)
+main.add_command(webhooks)
 
 if __name__ == "__main__":
     main()

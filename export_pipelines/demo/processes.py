@@ -1,4 +1,5 @@
-"""The processes the demo and ``make dev`` run beside Dagster: the sandbox, the daemon.
+"""The processes the demo and ``make dev`` run beside Dagster: the sandbox, the webhook receiver,
+the daemon.
 
 Each child gets the environment that points the vendor resources at the sandbox; each is stopped
 (SIGTERM, then SIGKILL) however the demo ends.
@@ -13,6 +14,7 @@ that thread, and the children's own logs (which hold the sandbox's keys) are wri
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from export_pipelines import settings
+from export_pipelines.sandbox import registry as sandbox_registry
 from export_pipelines.vendors import VENDORS
+from export_pipelines.vendors.hellodata.resource import WEBHOOK_PUBLIC_URL_ENV
 
 #: Key of the sandbox's root URL in the environment mapping :func:`sandbox` yields.
 SANDBOX_URL = "EXPORT_PIPELINES_SANDBOX_URL"
@@ -97,9 +101,13 @@ def sandbox(
         str(work_dir),
         *(extra_args or []),
     ]
+    # The vendors both sides know: a client whose simulator has not landed yet (or the reverse)
+    # must not stop the sandbox's start from being noticed.
+    served = {vendor.name for vendor in sandbox_registry.VENDORS}
     wanted = [
         name
         for vendor in VENDORS
+        if vendor in served
         for name in (settings.vendor_base_url_env(vendor), settings.vendor_api_key_env(vendor))
     ]
     with running(args, env=dict(os.environ), log_path=log_path) as process:
@@ -124,3 +132,30 @@ def dagster_executable(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name} is not installed in this environment")
     return found
+
+
+@contextmanager
+def webhook_receiver(*, env: dict[str, str], log_path: Path) -> Iterator[dict[str, str]]:
+    """Start ``export-pipelines webhooks serve`` on loopback; yield the env naming its public URL.
+
+    Loopback is only reachable by the sandbox (which has a setting allowing a loopback receiver);
+    the real HelloData needs the receiver behind a TLS reverse proxy (README).
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = [sys.executable, "-m", "export_pipelines.cli", "webhooks", "serve"]
+    with running([*args, "--port", str(port)], env=env, log_path=log_path) as process:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the webhook receiver did not start; see {log_path}"
+                    ) from None
+                time.sleep(0.1)
+        yield {WEBHOOK_PUBLIC_URL_ENV: url}

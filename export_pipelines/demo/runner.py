@@ -7,6 +7,7 @@ as in production. The demo waits for the ledger to show every job ingested (or a
 prints the summary, and stops what it started.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -128,12 +129,17 @@ def run_demo(timeout_seconds: float = 600.0) -> int:
     logs = processes.log_dir(home)
     os.environ.update(processes.NO_TELEMETRY)  # this process hosts an instance too
     started = time.monotonic()
-    with processes.sandbox(
-        log_path=logs / "sandbox.log", work_dir=home / "sandbox", extra_args=SANDBOX_ARGS
-    ) as vendor_env:
+    with (
+        contextlib.ExitStack() as stack,
+        processes.sandbox(
+            log_path=logs / "sandbox.log", work_dir=home / "sandbox", extra_args=SANDBOX_ARGS
+        ) as vendor_env,
+    ):
         env = dict(os.environ)
         env.update(vendor_env)
         env.update({"DAGSTER_HOME": str(home), settings.DATA_DIR_ENV: str(data)})
+        receiver = processes.webhook_receiver(env=env, log_path=logs / "webhooks.log")
+        env.update(stack.enter_context(receiver))
         os.environ.update(env)
         # Create the instance's and the ledger's tables before the daemon starts: two processes
         # creating one SQLite schema at once make one of them fail.

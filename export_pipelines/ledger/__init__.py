@@ -2,11 +2,18 @@
 
 from export_pipelines.ledger.models import FINISHED_OK, IN_FLIGHT, JobState, SubmitRecord
 from export_pipelines.ledger.resource import LedgerResource
-from export_pipelines.ledger.store import FileRecord, FileUpdate, JobRecord, Ledger
+from export_pipelines.ledger.store import (
+    DeliveryOutcome,
+    FileRecord,
+    FileUpdate,
+    JobRecord,
+    Ledger,
+)
 
 __all__ = [
     "FINISHED_OK",
     "IN_FLIGHT",
+    "DeliveryOutcome",
     "FileRecord",
     "FileUpdate",
     "JobRecord",

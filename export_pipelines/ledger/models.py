@@ -163,3 +163,28 @@ class JobFile(Base):
     downloaded_at: Mapped[datetime | None]
 
     job: Mapped[ExportJob] = relationship(back_populates="files")
+
+
+class Delivery(Base):
+    """One completion callback a vendor POSTed (HelloData's webhook), recorded by the receiver.
+
+    At most one per vendor job (the UNIQUE constraint): a vendor's retry or a replayed body is
+    acknowledged and ignored, so a job completes, and its data lands, exactly once. The row and the
+    job's completion are written in one transaction, so the Dagster daemon need not be running.
+    """
+
+    __tablename__ = "export_deliveries"
+    __table_args__ = (
+        UniqueConstraint("vendor", "vendor_job_id", name="uq_export_deliveries_vendor_job"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(64))
+    vendor_job_id: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[int] = mapped_column(ForeignKey("export_jobs.id"), index=True)
+    #: sha256 of the raw body as received (the body itself holds a signed URL: not kept).
+    digest: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: What the delivery did: completed the job, or why it did not (the job was no longer running).
+    outcome: Mapped[str] = mapped_column(Text)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)

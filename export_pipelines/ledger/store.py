@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from export_pipelines.ledger.models import (
     FINISHED_OK,
     IN_FLIGHT,
     Base,
+    Delivery,
     ExportJob,
     JobEvent,
     JobFile,
@@ -105,6 +107,14 @@ class JobRecord:
         if self.submitted_at and self.completed_at:
             return (self.completed_at - self.submitted_at).total_seconds()
         return None
+
+
+class DeliveryOutcome(StrEnum):
+    """What the ledger did with a completion callback."""
+
+    COMPLETED = "completed"  # recorded; the job is now completed with the delivered files
+    DUPLICATE = "duplicate"  # this job already had its delivery: acknowledged, ignored
+    NOT_RUNNING = "not_running"  # recorded, but the job was no longer running: not applied
 
 
 @dataclass(frozen=True)
@@ -420,6 +430,92 @@ class Ledger:
             job.files.append(
                 JobFile(index=index, name=update.name, url=update.url, expires_at=update.expires_at)
             )
+
+    # --- completion callbacks ---------------------------------------------------------------
+
+    def submitted_job(self, vendor: str, vendor_job_id: str) -> JobRecord | None:
+        """The job the pipeline submitted under this vendor job id (the newest), or None: the
+        receiver refuses a callback for a job nobody here submitted."""
+        with self._session() as session:
+            job = session.scalars(
+                select(ExportJob)
+                .where(ExportJob.vendor == vendor, ExportJob.vendor_job_id == vendor_job_id)
+                .order_by(ExportJob.id.desc())
+            ).first()
+            return _snapshot(job) if job else None
+
+    def record_delivery(
+        self,
+        job_id: int,
+        *,
+        digest: str,
+        files: Sequence[FileUpdate],
+        vendor_rows: int | None,
+    ) -> DeliveryOutcome:
+        """Record a job's completion callback exactly once, and complete the job with it, in one
+        transaction. The delivery row is written first: of two concurrent deliveries one insert
+        wins and the other sees the UNIQUE constraint, so it is a duplicate however they race."""
+        try:
+            with self._session() as session:
+                job = self._job(session, job_id)
+                assert job.vendor_job_id is not None
+                running = job.state == JobState.RUNNING.value
+                outcome = DeliveryOutcome.COMPLETED if running else DeliveryOutcome.NOT_RUNNING
+                note = (
+                    f"{len(files)} file(s) delivered"
+                    if running
+                    else f"arrived while the job was {job.state}: not applied"
+                )
+                session.add(
+                    Delivery(
+                        vendor=job.vendor,
+                        vendor_job_id=job.vendor_job_id,
+                        job_id=job.id,
+                        digest=digest,
+                        outcome=f"{outcome.value}: {note}",
+                    )
+                )
+                session.flush()
+                if running:
+                    job.completed_at = utcnow()
+                    job.vendor_rows = vendor_rows
+                    self._replace_files(job, files)
+                    self._move(job, JobState.COMPLETED, f"callback: {note}")
+                else:
+                    job.events.append(JobEvent(state=job.state, detail=f"callback {note}"))
+                return outcome
+        except IntegrityError:
+            with self._session() as session:
+                row = session.scalars(
+                    select(Delivery).where(Delivery.job_id == job_id).with_for_update()
+                ).first()
+                if row is None:
+                    raise
+                row.duplicates += 1
+            return DeliveryOutcome.DUPLICATE
+
+    def deliveries(self, vendor: str) -> list[tuple[str, str, str, int]]:
+        """Every recorded callback of a vendor: (vendor job id, digest, outcome, duplicates)."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(Delivery).where(Delivery.vendor == vendor).order_by(Delivery.id)
+            ).all()
+            return [(r.vendor_job_id, r.digest, r.outcome, r.duplicates) for r in rows]
+
+    def awaiting_launch(self, vendor: str) -> list[JobRecord]:
+        """Completed jobs for which no raw+table run was ever requested (a callback vendor's
+        deliveries, recorded by the receiver while the sensor may not be running)."""
+        with self._session() as session:
+            jobs = session.scalars(
+                select(ExportJob)
+                .where(
+                    ExportJob.vendor == vendor,
+                    ExportJob.state == JobState.COMPLETED.value,
+                    ExportJob.ingest_attempt == 0,
+                )
+                .order_by(ExportJob.id)
+            ).all()
+            return [_snapshot(j) for j in jobs]
 
     # --- download and ingestion -------------------------------------------------------------
 

@@ -163,7 +163,13 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         try:
             if job.state is JobState.RUNNING:
                 context.log.info(f"vendor job {job.vendor_job_id} is running; waiting for it")
-                job = wait_for_completion(job, ledger=ledger, client=client, resource=resource)
+                job = wait_for_completion(
+                    job,
+                    ledger=ledger,
+                    client=client,
+                    resource=resource,
+                    completion=spec.adapter.completion,
+                )
             if job.state not in FINISHED_OK:
                 raise StepFailed(
                     f"{vendor} job {job.vendor_job_id} (ledger job {job.id}) is {job.state.value}"

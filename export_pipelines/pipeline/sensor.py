@@ -8,6 +8,11 @@ run key per ledger job and attempt so a completion launches exactly one run howe
 it. A raw+table run that failed (or died, and was marked failed by run monitoring) is launched
 again under the next attempt's key, up to ``max_ingest_attempts``, each attempt in the ledger.
 A sensor never submits: only the request asset (or a schedule) does.
+
+A vendor that completes by callback (HelloData) is not polled: the webhook receiver records each
+delivery in the ledger and completes the job there, so its sensor only launches the raw+table run
+of every completed job not launched yet (deliveries received while no daemon ran included) and
+marks timed out the jobs whose callback did not come within the deadline.
 """
 
 import time
@@ -18,8 +23,9 @@ import dagster as dg
 
 from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys
-from export_pipelines.pipeline.steps import apply_status, past_deadline
-from export_pipelines.vendors.base import VendorClient, VendorResource
+from export_pipelines.pipeline.steps import apply_status, deadline_message, past_deadline
+from export_pipelines.vendors import adapter_for
+from export_pipelines.vendors.base import Completion, VendorClient, VendorResource
 
 #: A job left ``completed`` this long without a download run (a crash between the tick that saw it
 #: finish and the launch) is requested again; the run key makes that a no-op if it did launch.
@@ -105,7 +111,7 @@ def _poll(
     """Poll one job and record the answer; the job as it now stands, None if it timed out."""
     vendor = job.vendor
     if past_deadline(job, resource, now):
-        ledger.mark_timed_out(job.id, "the vendor did not finish before the deadline")
+        ledger.mark_timed_out(job.id, deadline_message(resource, Completion.POLL))
         context.log.warning(f"{vendor} job {job.vendor_job_id} timed out")
         return None
     assert job.vendor_job_id is not None
@@ -119,6 +125,42 @@ def _poll(
     return job
 
 
+def _callback_tick(
+    context: dg.SensorEvaluationContext,
+    ledger: Ledger,
+    resource: VendorResource,
+    vendor: str,
+    requests: list[dg.RunRequest],
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    """A callback vendor's tick: launch what the receiver completed, time out what never came."""
+    now = datetime.now(UTC)
+    asked = {request.run_key for request in requests}
+    launched = [
+        job
+        for job in ledger.awaiting_launch(vendor)
+        if keys.ingest_run_key(vendor, job.id, 1) not in asked
+    ]
+    for job in launched:
+        ledger.record_ingest_attempt(job.id, 1, "ingest run 1 requested (callback recorded)")
+        requests.append(ingest_run_request(job, 1))
+    timed_out = 0
+    for job in ledger.in_flight(vendor):
+        if past_deadline(job, resource, now):
+            message = deadline_message(resource, Completion.CALLBACK)
+            ledger.mark_timed_out(job.id, message)
+            context.log.warning(
+                f"{vendor} job {job.vendor_job_id} (ledger job {job.id}): {message}"
+            )
+            timed_out += 1
+    if not requests:
+        yield dg.SkipReason(
+            f"no {vendor} delivery to launch; {timed_out} job(s) timed out waiting for one"
+        )
+        return
+    context.log.info(f"{len(launched)} delivered {vendor} job(s) launched; {timed_out} timed out")
+    yield from requests
+
+
 def build_status_sensor(
     vendor: str,
     *,
@@ -130,8 +172,12 @@ def build_status_sensor(
     @dg.sensor(
         name=keys.status_sensor_name(vendor),
         description=(
-            f"Polls {vendor}'s in-flight export jobs (from the export ledger) and launches the "
-            f"raw+table run of each job that completes (again after a failed run, up to "
+            f"Launches the raw+table run of each {vendor} job whose webhook delivery the receiver "
+            f"recorded (again after a failed run, up to {max_ingest_attempts} runs) and times out "
+            "jobs with no delivery by their deadline; polls nothing."
+            if adapter_for(vendor).completion is Completion.CALLBACK
+            else f"Polls {vendor}'s in-flight export jobs (from the export ledger) and launches "
+            f"the raw+table run of each job that completes (again after a failed run, up to "
             f"{max_ingest_attempts} runs). Budget {time_budget_seconds:.0f}s a tick."
         ),
         minimum_interval_seconds=minimum_interval_seconds,
@@ -147,6 +193,9 @@ def build_status_sensor(
         budget_ends = time.monotonic() + time_budget_seconds
         now = datetime.now(UTC)
         requests = list(_recover_ingests(context, ledger, vendor, now, max_ingest_attempts))
+        if adapter_for(vendor).completion is Completion.CALLBACK:
+            yield from _callback_tick(context, ledger, resource, vendor, requests)
+            return
         polled = finished = broken = 0
         backlog = ledger.in_flight(vendor)
         client = resource.client()

@@ -18,7 +18,13 @@ from export_pipelines.ledger import FileRecord, FileUpdate, JobRecord, JobState,
 from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.transport import DownloadedFile, ExpiredUrlError, download_to_file
-from export_pipelines.vendors.base import RemoteState, RemoteStatus, VendorClient, VendorResource
+from export_pipelines.vendors.base import (
+    Completion,
+    RemoteState,
+    RemoteStatus,
+    VendorClient,
+    VendorResource,
+)
 
 #: Records parsed into Python objects at a time: bounds the parser's memory (about 1 MB a 100
 #: records); the writer regroups batches into larger Parquet row groups.
@@ -47,16 +53,37 @@ def past_deadline(job: JobRecord, resource: VendorResource, now: datetime) -> bo
     return (now - started).total_seconds() > resource.job_deadline_seconds
 
 
+def deadline_message(resource: VendorResource, completion: Completion) -> str:
+    hours = resource.job_deadline_seconds / 3600
+    if completion is Completion.CALLBACK:
+        return (
+            f"no completion callback arrived within {hours:g} h of the submit; the vendor sends "
+            "nothing when an export fails, so it is treated as failed; materialize the request "
+            "asset with `resubmit: true` to ask again"
+        )
+    return f"the vendor did not finish within {hours:g} h (the job deadline)"
+
+
 def wait_for_completion(
-    job: JobRecord, *, ledger: Ledger, client: VendorClient, resource: VendorResource
+    job: JobRecord,
+    *,
+    ledger: Ledger,
+    client: VendorClient,
+    resource: VendorResource,
+    completion: Completion = Completion.POLL,
 ) -> JobRecord:
-    """Poll a running job until it finishes or ``wait_timeout_seconds`` pass (manual runs)."""
+    """Wait for a running job until it finishes or ``wait_timeout_seconds`` pass (manual runs):
+    poll the vendor, or (a callback vendor) re-read the ledger that the webhook receiver writes."""
     give_up = time.monotonic() + resource.wait_timeout_seconds
     while job.state is JobState.RUNNING:
         if past_deadline(job, resource, datetime.now(UTC)):
-            return ledger.mark_timed_out(job.id, "the vendor did not finish before the deadline")
-        assert job.vendor_job_id is not None
-        job = apply_status(ledger, job, client.status(job.vendor_job_id))
+            return ledger.mark_timed_out(job.id, deadline_message(resource, completion))
+        vendor_job_id = job.vendor_job_id
+        assert vendor_job_id is not None
+        if completion is Completion.CALLBACK:
+            job = ledger.get(job.id)
+        else:
+            job = apply_status(ledger, job, client.status(vendor_job_id))
         if job.state is not JobState.RUNNING:
             break
         if time.monotonic() > give_up:

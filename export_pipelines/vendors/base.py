@@ -9,10 +9,17 @@ Submitting is where vendors differ most, so :class:`Submitted` says what the ven
 submit (created a job, answered with its in-flight twin, reused a finished one) and
 :meth:`VendorClient.find_submitted` finds the job after a submit whose answer was lost, where the
 vendor can be asked at all.
+
+Completion is either polled (:meth:`VendorClient.status`, from the status sensor) or called back
+(HelloData POSTs a webhook and has no status endpoint). Both are *observations* of a vendor job,
+turned into a :class:`RemoteStatus` and applied to the ledger; *launching* the download is separate
+and reads only the ledger. A callback adapter therefore also reads deliveries
+(:meth:`VendorAdapter.read_delivery`), so that the webhook receiver needs the ledger and the adapter
+and nothing of Dagster.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -69,6 +76,43 @@ class RemoteStatus:
     #: (parts ready, total parts) of a job delivered in parts that finish one by one (HiEnergy's
     #: chunked reports); None where the vendor says nothing of the kind.
     progress: tuple[int, int] | None = None
+
+
+class Completion(StrEnum):
+    """How a vendor says a job is done."""
+
+    POLL = "poll"  # the status sensor asks (:meth:`VendorClient.status`)
+    CALLBACK = "callback"  # the vendor POSTs to a webhook; the receiver records it in the ledger
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified completion callback: which vendor job, what it says, and the body's digest."""
+
+    vendor_job_id: str
+    status: RemoteStatus
+    #: sha256 of the raw body: a replay of the same bytes is recognised in the ledger.
+    digest: str
+
+
+class DeliveryRefused(Exception):
+    """A callback the receiver refuses: ``status`` is the HTTP answer, the message says why (and
+    never holds a secret)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    """What a receiver knows when it reads a delivery: the signing secret and the vendor's
+    optional relaxations (an allow-list of download hosts for a weaker signature)."""
+
+    secret: str
+    allow_payload_signature: bool = False
+    allowed_download_hosts: tuple[str, ...] = ()
 
 
 class SubmitOutcome(StrEnum):
@@ -227,6 +271,8 @@ class VendorAdapter(ABC, Generic[RequestT]):
 
     name: ClassVar[str]
     resource_class: ClassVar[type[VendorResource]]
+    #: Polled by the status sensor, or called back (the sensor then only launches and times out).
+    completion: ClassVar[Completion] = Completion.POLL
     #: The pydantic model of the catalog's ``request`` block (a class attribute in subclasses).
     request_model: type[RequestT]
     normalizer: ClassVar[Normalizer]
@@ -234,7 +280,7 @@ class VendorAdapter(ABC, Generic[RequestT]):
     def normalizer_for(self, request: RequestT) -> Normalizer:
         """The normalizer of one export's files: the vendor's one :attr:`normalizer`, unless its
         table depends on the request (HiEnergy: a schema per report type; Rebilly: a table per
-        resource, read from the format asked)."""
+        resource, read from the format asked; HelloData: the columns its scopes ask for)."""
         return self.normalizer
 
     def parse_request(self, raw: dict[str, Any]) -> RequestT:
@@ -256,6 +302,13 @@ class VendorAdapter(ABC, Generic[RequestT]):
     @abstractmethod
     def window_is_fixed(self, request: RequestT, window: Window | None) -> bool:
         """Whether two submissions of this body ask for the same data (no relative dates)."""
+
+    def read_delivery(
+        self, raw_body: bytes, headers: Mapping[str, str], settings: CallbackSettings
+    ) -> Delivery:
+        """Verify and read one completion callback (``completion`` is ``CALLBACK``); raise
+        :class:`DeliveryRefused` for a bad signature or body. Polled vendors keep this."""
+        raise DeliveryRefused(404, f"{self.name} completes by polling and takes no callbacks")
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         """What is wrong with the rows counted per file, by the vendor's own rules; None if

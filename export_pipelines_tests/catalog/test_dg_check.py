@@ -47,15 +47,14 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
             f"hienergy/{export}/raw",
             f"hienergy/{export}",
         } <= keys
-    assert [s["name"] for s in defs["sensors"]] == [
-        "enterpret_export_status",
-        "hienergy_export_status",
-        "rebilly_export_status",
-    ]
+    assert {s["name"] for s in defs["sensors"]} == {
+        f"{vendor}_export_status" for vendor in ("enterpret", "hienergy", "rebilly", "hellodata")
+    }
     assert {r["name"] for r in defs["resources"]} == {
         "enterpret",
         "hienergy",
         "rebilly",
+        "hellodata",
         "ledger",
         "lake",
     }
