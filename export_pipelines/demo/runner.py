@@ -33,7 +33,13 @@ DEMO_FROM = datetime(2024, 3, 4, tzinfo=UTC)
 PARTITIONS_PER_EXPORT = 2
 #: Sandbox settings of the demo: a day of HiEnergy clicks (~180 rows) comes in parts of 50, so the
 #: demo lands a chunked export without generating 100,000-row reports.
-SANDBOX_ARGS = ["--hienergy-rows-per-part", "50"]
+#: HelloData refuses loopback webhook URLs; the sandbox allows the demo's own receiver.
+SANDBOX_ARGS = [
+    "--hienergy-rows-per-part",
+    "50",
+    "--hellodata-allow-loopback-webhooks",
+    "true",
+]
 #: The in-process request runs log to the instance; the terminal shows only warnings.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 _FINAL = (JobState.INGESTED, JobState.FAILED, JobState.TIMED_OUT, JobState.SUPERSEDED)
