@@ -7,7 +7,9 @@ vendor whose rows have no identity (HelloData's aggregate queries: one row per g
 on the text columns both sides carry (the group keys), in order, and on the row count.
 """
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,13 +25,11 @@ def expected_ids(sandbox_url: str, job: JobRecord, vendor_job_id: str) -> list[s
     return [str(record["id"]) for record in records]
 
 
-def _expected_rows(
-    path: Path, job: JobRecord, sandbox_url: str
+def comparable_rows(
+    path: Path, records: Sequence[Mapping[str, Any]]
 ) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    """(rows in the Parquet, rows the sandbox generated), each a tuple of the compared columns."""
-    assert job.vendor_job_id is not None
-    vendor = registered(job.vendor)
-    records = list(vendor.expected_records(sandbox_url, job.vendor_job_id, job.request_body))
+    """(rows in the Parquet at ``path``, the sandbox's ``records``), each row a tuple of the
+    compared columns as text: ``id`` where both sides have it, else the text columns both carry."""
     schema = pq.read_schema(path)
     if not records or ("id" in records[0] and "id" in schema.names):
         columns = ["id"]
@@ -57,7 +57,9 @@ def lake_problems(jobs: list[JobRecord], data: Path, sandbox_url: str) -> list[s
         if job.vendor_job_id is None:
             problems.append(f"{path}: ledger job {job.id} has no vendor job id to verify against")
             continue
-        got, expected = _expected_rows(path, job, sandbox_url)
+        vendor = registered(job.vendor)
+        records = list(vendor.expected_records(sandbox_url, job.vendor_job_id, job.request_body))
+        got, expected = comparable_rows(path, records)
         if len(got) != job.rows:
             problems.append(f"{path} holds {len(got)} rows, the ledger counted {job.rows}")
         if got != expected:
