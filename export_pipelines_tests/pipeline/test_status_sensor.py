@@ -93,9 +93,9 @@ def test_the_budget_bounds_a_tick_and_the_backlog_rotates(project: Project) -> N
     project.sandbox.add_fault("enterpret", "fetch", delay_seconds=0.6, times=100)
     sensor = build_status_sensor("enterpret", time_budget_seconds=1.0)
 
-    started = time.monotonic()
     _tick(project, sensor)
-    assert time.monotonic() - started < 3.5
+    # Each fetch takes 0.6 s and the budget is 1 s: the tick stops after one or two jobs (asserted
+    # by outcome, how many were polled, not by the wall clock of a shared machine).
     polled_first = {j for j in job_ids if ledger.get(j).polls}
     assert 0 < len(polled_first) < len(job_ids)
 
