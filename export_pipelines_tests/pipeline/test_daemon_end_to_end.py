@@ -53,10 +53,17 @@ def test_the_daemon_sensor_finishes_what_the_request_started(project: Project) -
             time.sleep(1)
         log = log_path.read_text()
         assert all(j.state is JobState.INGESTED for j in jobs), log[-3000:]
+        # The ledger says ingested a moment before the run itself ends: stopping the daemon now
+        # would interrupt its run workers, so wait for the runs to finish first.
+        sensor_filter = dg.RunsFilter(
+            tags={"dagster/sensor_name": keys.status_sensor_name("enterpret")}
+        )
+        while time.monotonic() < deadline and not all(
+            r.is_finished for r in instance.get_runs(filters=sensor_filter)
+        ):
+            time.sleep(0.5)
 
-    sensor_runs = instance.get_runs(
-        filters=dg.RunsFilter(tags={"dagster/sensor_name": keys.status_sensor_name("enterpret")})
-    )
+    sensor_runs = instance.get_runs(filters=sensor_filter)
     assert len(sensor_runs) == len(PARTITIONS)
     assert {r.tags["dagster/run_key"] for r in sensor_runs} == {
         keys.ingest_run_key("enterpret", j.id) for j in jobs

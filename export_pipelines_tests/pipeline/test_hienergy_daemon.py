@@ -82,6 +82,14 @@ def _wait_ingested(ledger: Ledger, job_ids: list[int], daemon: object, log: str)
     return jobs
 
 
+def _wait_runs_finished(instance: dg.DagsterInstance) -> None:
+    """The ledger says ingested a moment before a run ends: stopping the daemon then would
+    interrupt its run workers, so wait for every run to finish first."""
+    give_up = time.monotonic() + GIVE_UP_SECONDS
+    while time.monotonic() < give_up and not all(r.is_finished for r in instance.get_runs()):
+        time.sleep(0.5)
+
+
 def _request(he: Project, export: str, partition: str | None, resubmit: bool = False) -> int:
     run_config = (
         {"ops": {f"hienergy__{export}__request": {"config": {"resubmit": True}}}}
@@ -141,6 +149,7 @@ def test_the_daemon_adopts_refreshes_reuses_and_lands_every_report_type(he: Proj
             he, "advertisers_monthly", EXPORTS["advertisers_monthly"][1], resubmit=True
         )
         (reused,) = _wait_ingested(ledger, [reused_id], daemon, str(log_path))
+        _wait_runs_finished(instance)
         reports_after_reuse = _top_level_reports(he.sandbox)
 
     # A: two submissions, one vendor report; every report type equals the generator's rows.
