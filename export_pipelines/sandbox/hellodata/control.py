@@ -14,13 +14,11 @@
 Waiting handlers are sync, so Starlette runs them in its thread pool, off the event loop.
 """
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from export_pipelines.sandbox.control_json import control_error, json_object
 from export_pipelines.sandbox.hellodata.routes import HelloDataApi, RateLimiter
 from export_pipelines.sandbox.hellodata.simulator import (
     DeliveryFault,
@@ -29,18 +27,6 @@ from export_pipelines.sandbox.hellodata.simulator import (
 )
 
 _WAIT_TIMEOUT_SECONDS = 600.0
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def _object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    body = json.loads(raw) if raw.strip() else {}
-    if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object")
-    return body
 
 
 def control_routes(
@@ -58,54 +44,54 @@ def control_routes(
         try:
             return JSONResponse(simulator.summary(uuid_of(request)))
         except ExportError as exc:
-            return _error(404, str(exc))
+            return control_error(404, str(exc))
 
     def complete(request: Request) -> Response:
         wait = request.query_params.get("wait", "file")
         if wait not in ("file", "delivery", "none"):
-            return _error(400, "wait must be file, delivery or none")
+            return control_error(400, "wait must be file, delivery or none")
         try:
             simulator.complete(uuid_of(request), wait, _WAIT_TIMEOUT_SECONDS)
             return JSONResponse(simulator.summary(uuid_of(request)))
         except ExportError as exc:
-            return _error(404, str(exc))
+            return control_error(404, str(exc))
         except TimeoutError as exc:
-            return _error(504, str(exc))
+            return control_error(504, str(exc))
 
     async def fail(request: Request) -> Response:
         try:
-            body = await _object(request)
+            body = await json_object(request)
             simulator.fail(uuid_of(request), body.get("message"))
             return JSONResponse(simulator.summary(uuid_of(request)))
         except ValueError as exc:
-            return _error(400, str(exc))
+            return control_error(400, str(exc))
         except ExportError as exc:
-            return _error(409, str(exc))
+            return control_error(409, str(exc))
 
     def replay(request: Request) -> Response:
         try:
             return JSONResponse(simulator.replay(uuid_of(request)).as_dict())
         except ExportError as exc:
-            return _error(409, str(exc))
+            return control_error(409, str(exc))
 
     def signed_url(request: Request) -> Response:
         try:
             export = simulator.get(uuid_of(request))
             ttl = int(request.query_params.get("ttl_seconds", simulator.config.url_ttl_seconds))
         except ExportError as exc:
-            return _error(404, str(exc))
+            return control_error(404, str(exc))
         except ValueError:
-            return _error(400, "ttl_seconds must be an integer")
+            return control_error(400, "ttl_seconds must be an integer")
         if export.filename is None:
-            return _error(409, f"export {export.query_uuid} has no file yet")
+            return control_error(409, f"export {export.query_uuid} has no file yet")
         url, expires = api.signed_url(export.root, export.query_uuid, export.filename, ttl)
         return JSONResponse({"url": url, "expires": expires.isoformat()})
 
     async def fail_next(request: Request) -> Response:
         try:
-            body = await _object(request)
+            body = await json_object(request)
         except ValueError as exc:
-            return _error(400, str(exc))
+            return control_error(400, str(exc))
         message = str(body.get("message") or "export failed (sandbox fail-next)")
         simulator.fail_next(message)
         return JSONResponse({"armed": {"message": message}})
@@ -115,7 +101,7 @@ def control_routes(
             simulator.clear_delivery_faults()
         elif request.method == "POST":
             try:
-                body = await _object(request)
+                body = await json_object(request)
                 kind = body["kind"]
                 if kind not in ("drop", "delay", "duplicate"):
                     raise ValueError(f"kind must be drop, delay or duplicate, got {kind!r}")
@@ -125,7 +111,7 @@ def control_routes(
                 if fault.remaining < 1 or fault.delay_seconds < 0:
                     raise ValueError("times must be ≥ 1 and delay_seconds ≥ 0")
             except (KeyError, ValueError, TypeError) as exc:
-                return _error(400, f"bad delivery fault: {exc}")
+                return control_error(400, f"bad delivery fault: {exc}")
             simulator.add_delivery_fault(fault)
             return JSONResponse({"fault": fault.as_dict()}, status_code=201)
         return JSONResponse({"faults": simulator.delivery_faults()})

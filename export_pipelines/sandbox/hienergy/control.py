@@ -15,32 +15,16 @@ Handlers that wait for a writer thread run in Starlette's thread pool, so they n
 event loop that serves the vendor API.
 """
 
-import json
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from export_pipelines.sandbox.control_json import control_error, json_object
 from export_pipelines.sandbox.hienergy.rate_limit import RateLimiter
 from export_pipelines.sandbox.hienergy.simulator import HiEnergySimulator, ReportError
 
 _WAIT_TIMEOUT_SECONDS = 600.0
 DEFAULT_FAIL_NEXT_MESSAGE = "report generation failed (sandbox fail-next)"
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    body = json.loads(raw)
-    if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object")
-    return body
 
 
 def control_routes(simulator: HiEnergySimulator, limiter: RateLimiter) -> list[BaseRoute]:
@@ -56,24 +40,26 @@ def control_routes(simulator: HiEnergySimulator, limiter: RateLimiter) -> list[B
         try:
             return JSONResponse(simulator.summary(report_id(request)))
         except ReportError as exc:
-            return _error(404, str(exc))
+            return control_error(404, str(exc))
 
     def release(request: Request) -> Response:
         try:
             parts = int(request.query_params.get("parts", "1"))
         except ValueError:
-            return _error(400, "parts must be an integer")
+            return control_error(400, "parts must be an integer")
         if parts < 1:
-            return _error(400, "parts must be at least 1")
+            return control_error(400, "parts must be at least 1")
         try:
             before = simulator.summary(report_id(request))["parts_ready"]
             report = simulator.release(report_id(request), parts)
             simulator.wait_parts(report.id, before + parts, timeout=_WAIT_TIMEOUT_SECONDS)
             return JSONResponse(simulator.summary(report.id))
         except ReportError as exc:
-            return _error(404 if simulator.get(report_id(request)) is None else 409, str(exc))
+            return control_error(
+                404 if simulator.get(report_id(request)) is None else 409, str(exc)
+            )
         except TimeoutError as exc:
-            return _error(504, str(exc))
+            return control_error(504, str(exc))
 
     def complete(request: Request) -> Response:
         wait = request.query_params.get("wait", "true").lower() not in ("0", "false", "no")
@@ -81,31 +67,37 @@ def control_routes(simulator: HiEnergySimulator, limiter: RateLimiter) -> list[B
             report = simulator.complete(report_id(request), wait, _WAIT_TIMEOUT_SECONDS)
             return JSONResponse(simulator.summary(report.id))
         except ReportError as exc:
-            return _error(404 if simulator.get(report_id(request)) is None else 409, str(exc))
+            return control_error(
+                404 if simulator.get(report_id(request)) is None else 409, str(exc)
+            )
         except TimeoutError as exc:
-            return _error(504, str(exc))
+            return control_error(504, str(exc))
 
     async def fail(request: Request) -> Response:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
         except ValueError:
-            return _error(400, 'body must be JSON like {"message": "..."}')
+            return control_error(400, 'body must be JSON like {"message": "..."}')
         try:
             report = simulator.fail(report_id(request), body.get("message"))
             return JSONResponse(simulator.summary(report.id))
         except ReportError as exc:
-            return _error(404 if simulator.get(report_id(request)) is None else 409, str(exc))
+            return control_error(
+                404 if simulator.get(report_id(request)) is None else 409, str(exc)
+            )
 
     async def fail_next(request: Request) -> Response:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
         except ValueError:
-            return _error(400, 'body must be JSON like {"message": "...", "report_type": "..."}')
+            return control_error(
+                400, 'body must be JSON like {"message": "...", "report_type": "..."}'
+            )
         message = body.get("message") or DEFAULT_FAIL_NEXT_MESSAGE
         try:
             simulator.fail_next(str(message), body.get("report_type"))
         except ReportError as exc:
-            return _error(400, str(exc))
+            return control_error(400, str(exc))
         return JSONResponse({"armed": {"message": message, "report_type": body.get("report_type")}})
 
     def reset_rate_limit(request: Request) -> Response:

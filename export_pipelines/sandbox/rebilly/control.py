@@ -15,7 +15,6 @@
 Handlers that wait for a writer thread run in Starlette's thread pool, never on the event loop.
 """
 
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,24 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from export_pipelines.sandbox.control_json import control_error, json_object
 from export_pipelines.sandbox.rebilly.ratelimit import RateLimiter
 from export_pipelines.sandbox.rebilly.simulator import ExportError, RebillySimulator
 
 _WAIT_TIMEOUT_SECONDS = 600.0
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    body = json.loads(raw)
-    if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object")
-    return body
 
 
 def control_routes(simulator: RebillySimulator, rate_limiter: RateLimiter) -> list[BaseRoute]:
@@ -51,19 +37,19 @@ def control_routes(simulator: RebillySimulator, rate_limiter: RateLimiter) -> li
         try:
             return JSONResponse(simulator.summary(request.path_params["export_id"]))
         except ExportError as exc:
-            return _error(404, str(exc))
+            return control_error(404, str(exc))
 
     def _action(request: Request, act: Any) -> Response:
         export_id = request.path_params["export_id"]
         if simulator.get(export_id) is None:
-            return _error(404, f"unknown data export {export_id!r}")
+            return control_error(404, f"unknown data export {export_id!r}")
         try:
             act(export_id)
             return JSONResponse(simulator.summary(export_id))
         except ExportError as exc:
-            return _error(409, str(exc))
+            return control_error(409, str(exc))
         except TimeoutError as exc:
-            return _error(504, str(exc))
+            return control_error(504, str(exc))
 
     def advance(request: Request) -> Response:
         wait = request.query_params.get("wait", "true").lower() not in ("0", "false", "no")
@@ -76,21 +62,21 @@ def control_routes(simulator: RebillySimulator, rate_limiter: RateLimiter) -> li
 
     async def fail(request: Request) -> Response:
         try:
-            reason = (await _json_object(request)).get("failureReason", "max-retries-reached")
+            reason = (await json_object(request)).get("failureReason", "max-retries-reached")
         except ValueError as exc:
-            return _error(400, f'body must be like {{"failureReason": "..."}}: {exc}')
+            return control_error(400, f'body must be like {{"failureReason": "..."}}: {exc}')
         return await run_in_threadpool(_action, request, lambda i: simulator.fail(i, reason))
 
     async def fail_next(request: Request) -> Response:
         try:
-            body = await _json_object(request)
+            body = await json_object(request)
             reason = body.get("failureReason")
             times = body.get("times", 1)
             if not isinstance(reason, str) or not isinstance(times, int) or times < 1:
                 raise ValueError("failureReason (a string) is required, times ≥ 1")
             simulator.arm_failure(reason, times)
         except (ValueError, ExportError) as exc:
-            return _error(400, str(exc))
+            return control_error(400, str(exc))
         return JSONResponse({"armed": {"failureReason": reason, "times": times}}, status_code=201)
 
     def reset_rate_limit(request: Request) -> Response:
