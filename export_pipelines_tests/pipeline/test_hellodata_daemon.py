@@ -21,7 +21,6 @@ from export_pipelines.demo import processes
 from export_pipelines.demo.verify import comparable_rows
 from export_pipelines.ledger import JobState
 from export_pipelines.pipeline import keys
-from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.hellodata.config import HelloDataSandboxConfig
 from export_pipelines.sandbox.registry import registered
 from export_pipelines.sandbox.server import SandboxServer
@@ -29,6 +28,7 @@ from export_pipelines.vendors.hellodata.resource import WEBHOOK_PUBLIC_URL_ENV
 from export_pipelines.webhooks import ReceiverSettings
 from export_pipelines_tests.pipeline.conftest import PROJECT, Project
 from export_pipelines_tests.pipeline.helpers import failure_messages, materialize
+from export_pipelines_tests.sandbox_setup import sandbox_config
 from export_pipelines_tests.webhooks.conftest import receiving
 
 #: (export, partition) of the catalog in ``defs/hellodata/defs.yaml``.
@@ -42,7 +42,7 @@ def sandbox() -> Iterator[SandboxServer]:
     callbacks_to_loopback = HelloDataSandboxConfig(
         completion_delay_seconds=0.3, allow_loopback_webhooks=True
     )
-    with SandboxServer(SandboxConfig(port=0, hellodata=callbacks_to_loopback)) as server:
+    with SandboxServer(sandbox_config(hellodata=callbacks_to_loopback)) as server:
         yield server
 
 
