@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import python_calamine
@@ -15,6 +16,7 @@ import python_calamine
 from export_pipelines.decisions import connhex as decisions
 from export_pipelines.sandbox import SandboxServer
 from export_pipelines.sandbox.connhex import ConnhexGenerator
+from export_pipelines.sandbox.connhex.item_files import number_texts
 from export_pipelines_tests.sandbox.connhex_helpers import (
     HOUR,
     T0,
@@ -352,3 +354,31 @@ def test_xlsx_holds_the_same_rows_as_csv(
     for line, row in zip(lines, csv_rows_[1:], strict=True):
         assert list(line[:5]) == row[:5]
         assert line[5] == pytest.approx(float(row[5]), rel=1e-15)
+
+
+def test_cells_holding_the_delimiter_or_quotes_are_quoted(
+    api: httpx.Client, control: httpx.Client, generator: ConnhexGenerator
+) -> None:
+    params = {
+        "target": {"value": generator.publishers[0], "label": 'Hall; "north"'},
+        "from": T0,
+        "to": T0 + HOUR,
+    }
+    request = body([item(generator, **params)], fmt={"csvDelimiter": ";"})
+    _, rows = export_rows(api, control, request, delimiter=";")
+    assert {row[0] for row in rows[1:]} == {'Hall; "north"'}
+    created = create(api, request)
+    complete(control, created["id"])
+    text = download(api, created["id"])["export.csv"].decode()
+    assert text.splitlines()[1].startswith('"Hall; ""north"""' + ";")
+    assert text.endswith("\r\n") and "\r\n" in text
+
+
+def test_numbers_are_plain_decimals_that_read_back_exactly() -> None:
+    values = [21.0, 0.1 + 0.2, 1e-7, 5e-324, 1e22, -0.0, float("nan"), 944.003]
+    texts = number_texts(np.array(values)).to_pylist()
+    assert texts[-1] == "944.003" and texts[0] == "21" and texts[6] == ""
+    for value, text in zip(values, texts, strict=True):
+        assert "e" not in text
+        if value == value:
+            assert float(text) == value

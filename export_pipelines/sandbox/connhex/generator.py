@@ -22,8 +22,10 @@ import pandas as pd
 
 SUBTOPIC = "events.data"
 PUBLISHER_PREFIX = "urn:chx:device:sensor-"
-#: Time range of one generated chunk: memory is bounded by a day of points of the chunk's series.
+#: Time range of one generated chunk: a day, or an hour when a day would hold more than
+#: ``CHUNK_POINTS`` points; memory is bounded by one chunk of the series being written.
 CHUNK_SECONDS = 86_400
+CHUNK_POINTS = 200_000
 
 _MISSING_PERCENT = 4
 _SILENT_HOUR_ONE_IN = 50
@@ -167,12 +169,18 @@ class ConnhexGenerator:
         hours = (times - self.params.start) / 3600.0
         return np.round(120 * (publisher + 1) + mean_kw * hours + noise * 0.0004, 3)
 
-    def _chunks(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+    def chunk_seconds(self, series: int) -> int:
+        """A day, or an hour if a day of ``series`` series would exceed ``CHUNK_POINTS``."""
+        if series * self.params.points_per_hour * 24 > CHUNK_POINTS:
+            return 3_600
+        return CHUNK_SECONDS
+
+    def _chunks(self, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
         start = max(start, self.params.start)
         end = min(end, self.params.end)
         chunk_start = start
         while chunk_start < end:
-            chunk_end = min(end, (chunk_start // CHUNK_SECONDS + 1) * CHUNK_SECONDS)
+            chunk_end = min(end, (chunk_start // size + 1) * size)
             yield chunk_start, chunk_end
             chunk_start = chunk_end
 
@@ -217,10 +225,11 @@ class ConnhexGenerator:
     def messages(
         self, publishers: Sequence[int], channel: int, start: int, end: int
     ) -> Iterator[pd.DataFrame]:
-        """Every variable's points of those devices on ``channel`` in [start, end), a day at a
-        time, each day's in arrival order (late ones out of time order)."""
+        """Every variable's points of those devices on ``channel`` in [start, end), a chunk (a day
+        or an hour) at a time, each chunk's in arrival order (late ones out of time order)."""
         variables = range(len(VARIABLES))
-        for chunk_start, chunk_end in self._chunks(start, end):
+        size = self.chunk_seconds(len(publishers) * len(VARIABLES))
+        for chunk_start, chunk_end in self._chunks(start, end, size):
             frame = self.frame(
                 publishers, channel, variables, chunk_start, chunk_end, arrival_order=True
             )

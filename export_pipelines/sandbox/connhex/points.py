@@ -5,8 +5,8 @@ window when ``from <= time < to``; decimation buckets are ``[k * ds, (k + 1) * d
 the epoch, written at their start, empty ones left out, stddev and variance with ddof 0; ``delta``
 comes after decimation, per variable in time order, and drops each variable's first point.
 
-Work goes a chunk of time at a time (a day, or a whole number of buckets, so that no bucket spans
-two chunks), with the previous value of each variable carried over for ``delta``: memory stays
+Work goes a chunk of time at a time (a day or an hour, or a whole number of buckets, so that no
+bucket spans two chunks), with the previous value of each variable carried over for ``delta``: memory stays
 bounded whatever the window. Order of the rows (the vendor is silent; this sandbox's choice):
 raw long points without ``delta`` in arrival order (as the messages came in, some late, so not in
 time order); otherwise long rows by target, variable (``generator.VARIABLES`` order), then time;
@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from export_pipelines.sandbox.connhex.generator import (
-    CHUNK_SECONDS,
     SUBTOPIC,
     VARIABLE_NAMES,
     VARIABLES,
@@ -79,10 +78,13 @@ def select(generator: ConnhexGenerator, item: Item, window: tuple[float, float])
     )
 
 
-def _chunks(start: int, end: int, decimation: Decimation | None) -> Iterator[tuple[int, int]]:
-    size = CHUNK_SECONDS
+def _chunks(
+    start: int, end: int, decimation: Decimation | None, base: int
+) -> Iterator[tuple[int, int]]:
+    """Chunks of ``base`` seconds, or of whole buckets (at least one) with decimation."""
+    size = base
     if decimation is not None:
-        size = decimation.seconds * max(1, CHUNK_SECONDS // decimation.seconds)
+        size = decimation.seconds * max(1, base // decimation.seconds)
     chunk_start = (start // size) * size
     while chunk_start < end:
         yield max(start, chunk_start), min(end, chunk_start + size)
@@ -132,7 +134,8 @@ def long_frames(
     for publisher, label in zip(selection.publishers, selection.labels, strict=True):
         for variable_index, variable in enumerate(VARIABLES):
             series = _Series(generator, publisher, selection.channel, variable_index, item)
-            for start, end in _chunks(selection.start, selection.end, item.decimation):
+            base = generator.chunk_seconds(1)
+            for start, end in _chunks(selection.start, selection.end, item.decimation, base):
                 times, values = series.chunk(start, end)
                 if len(times):
                     yield pd.DataFrame(
@@ -166,7 +169,8 @@ def wide_frames(
         name: _Series(generator, publisher, selection.channel, VARIABLE_NAMES.index(name), item)
         for name in wanted
     }
-    for start, end in _chunks(selection.start, selection.end, item.decimation):
+    base = generator.chunk_seconds(max(1, len(series)))
+    for start, end in _chunks(selection.start, selection.end, item.decimation, base):
         pieces = {}
         for name, one in series.items():
             times, values = one.chunk(start, end)
