@@ -8,7 +8,25 @@ sandbox-connhex-token``. The protocol is in ``routes.py``, the create body's val
 ``item_files.py``; test controls in ``control.py``; the demo's expected rows in ``expected.py``.
 
 Serve flags: ``--connhex-points-per-hour``, ``--connhex-publishers``, ``--connhex-channels``,
-``--connhex-queued-seconds`` (and the shared ``--seed``, ``--completion-delay``).
+``--connhex-queued-seconds`` (and the shared ``--seed``, ``--completion-delay``). Recurring runs
+follow the sandbox's clock, which ``POST /_sandbox/connhex/clock/advance`` moves forward.
+
+Where the documents are silent, this sandbox chose (``decisions.connhex`` holds the shared rules):
+
+* ``pdf`` is refused with 400 at create; ``template`` is accepted and changes nothing; long items
+  ignore ``format.columns``; a wide column whose id is no variable is an empty column.
+* ``from``/``to`` come together; an item needs them or ``period``; a oneTime request's run time is
+  its creation second; wide takes a single target (its columns are variable names).
+* An unknown ``channelId`` is a 400; an unknown device in ``target.value`` or another subtopic
+  than ``events.data`` just exports nothing.
+* Item indexes (``itemIndex``, the ``-<index>`` of clashing ZIP member names) count from 0.
+* Raw long rows come in arrival order; decimated or delta'd long rows by target, variable, time;
+  wide rows by time.
+* The download without ``jobId`` holds the latest job of each item and needs them all ``done``
+  (else 400, as for an expired job); a job's ``notificationStatus`` is ``notSent``, then ``sent`` once it ends.
+* API date-times are ISO-8601 UTC with milliseconds (``2024-03-10T01:30:00.000Z``); 401 without a
+  bearer token, 403 with a wrong one; ``GET /exports`` also answers ``page``, ``pageSize`` and
+  ``total``, and refuses the tag filters (no tags are simulated).
 """
 
 import click

@@ -23,11 +23,14 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from export_pipelines.decisions.connhex import LONG_COLUMNS, STATUS_SEVERITY, TERMINAL_STATUSES
 from export_pipelines.sandbox.connhex.config import ConnhexSandboxConfig
@@ -47,6 +50,10 @@ _WRITERS = 2
 
 class ExportError(Exception):
     """A request or job that does not exist, or an action that does not apply to it."""
+
+
+class Stopped(Exception):
+    """The sandbox closed while a file was being written."""
 
 
 class NotDownloadable(Exception):
@@ -273,7 +280,7 @@ class ConnhexSimulator:
                 columns = LONG_COLUMNS
             rows = write_item_file(
                 job.path,
-                frames,
+                self._unless_closing(frames),
                 columns,
                 request.format.extension,
                 request.format.zone,
@@ -281,6 +288,8 @@ class ConnhexSimulator:
             )
         except TooManyRows as exc:
             error = str(exc)
+        except Stopped:
+            return
         except Exception as exc:  # a crash fails the job, visible to the tests
             error = f"sandbox writer crashed: {type(exc).__name__}: {exc}"
         with self._lock:
@@ -289,6 +298,13 @@ class ConnhexSimulator:
                 job.fail, job.error = True, error
             job.written = True
         self._wake.set()
+
+    def _unless_closing(self, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """The frames, stopping the writer (a ``Stopped``) when the sandbox closes."""
+        for frame in frames:
+            if self._closing.is_set():
+                raise Stopped()
+            yield frame
 
     def _finish(self, export: Export, job: Job) -> None:
         job.status = "failed" if job.fail else "done"
