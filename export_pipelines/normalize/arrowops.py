@@ -55,7 +55,22 @@ def nested(array: pa.StructArray, *names: str) -> pa.Array:
         missing = pc.or_(missing, pc.is_null(current))
     if not pc.any(missing).as_py():
         return current
-    return pc.if_else(missing, pa.scalar(None, current.type), current)
+    return with_nulls(current, missing)
+
+
+def with_nulls(array: pa.Array, mask: pa.Array) -> pa.Array:
+    """``array`` null where ``mask`` is true (and where it already was). Lists and structs are
+    rebuilt around their children, not copied: ``if_else`` on nested types copies every value."""
+    if isinstance(array, pa.ListArray):
+        return pa.ListArray.from_arrays(
+            _offsets(array), array.values, type=array.type, mask=pc.or_(mask, array.is_null())
+        )
+    if isinstance(array, pa.StructArray):
+        children = [array.field(i) for i in range(array.type.num_fields)]
+        return pa.StructArray.from_arrays(
+            children, fields=list(array.type), mask=pc.or_(mask, array.is_null())
+        )
+    return pc.if_else(mask, pa.scalar(None, array.type), array)
 
 
 def null_when_empty(array: pa.StructArray) -> pa.Array:
@@ -143,7 +158,7 @@ def struct_to_map(
     counts = present.sum(axis=0)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    keys = pa.array(np.repeat(np.asarray(names, dtype=object), n)[take], pa.string())
+    keys = pa.array(names, pa.string()).take(pa.array(take // n))
     return pa.MapArray.from_arrays(
         pa.array(offsets),
         keys,

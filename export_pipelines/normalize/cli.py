@@ -9,6 +9,7 @@ is ``local``), and the rows written are printed.
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
@@ -16,8 +17,9 @@ import yaml
 from export_pipelines.normalize.errors import NormalizeError
 from export_pipelines.normalize.lineage import Lineage
 from export_pipelines.normalize.writer import write_parquet
-from export_pipelines.vendors import VENDORS, adapter_for
-from export_pipelines.vendors.base import Normalizer
+
+if TYPE_CHECKING:
+    from export_pipelines.vendors.base import Normalizer
 
 BATCH_ROWS = 2_000
 _DEFS = Path(__file__).resolve().parents[1] / "defs"
@@ -43,7 +45,10 @@ def _catalog_requests() -> dict[str, dict[str, object]]:
     return found
 
 
-def normalizer_for(target: str) -> Normalizer:
+def normalizer_for(target: str) -> "Normalizer":
+    # The vendor registry imports every adapter, and so Dagster: only when a command runs.
+    from export_pipelines.vendors import VENDORS, adapter_for
+
     requests = _catalog_requests()
     known = list(requests)
     if target not in known:

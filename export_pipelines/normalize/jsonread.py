@@ -4,6 +4,10 @@ The fast path is one ``pyarrow.json.read_json`` call per run of a few MB (blocks
 core) against an explicit schema. When it fails, the run is walked record by record, only then,
 to say which record (index and byte offset) and which column is wrong and why; pyarrow's own
 message names a row of a block, which means nothing to the user.
+
+:func:`parse_records` and :func:`parse_json_lines` split and parse in one generator, so that a
+guessed split (:mod:`.jsonscan`) is confirmed by its own parse before the next run is cut, and so
+that a caller can run both on a helper thread (:mod:`.prefetch`) while it maps the last table.
 """
 
 import json
@@ -15,7 +19,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from export_pipelines.normalize.errors import NormalizeError, shown
-from export_pipelines.normalize.jsonscan import CHUNK_BYTES, Run
+from export_pipelines.normalize.jsonscan import CHUNK_BYTES, RecordSplitter, Run
 
 _COLUMN = re.compile(r"Column\(([^)]*)\)")
 _BLOCKS = 4
@@ -42,6 +46,47 @@ def parse_run(run: Run, file: str, options: pj.ParseOptions) -> pa.Table:
     if run.count is not None and table.num_rows != run.count:
         raise locate(run, file, options)
     return table
+
+
+def parse_records(
+    stream: BinaryIO, file: str, key: str | None, options: pj.ParseOptions
+) -> Iterator[tuple[Run, pa.Table | None]]:
+    """Each run of the records array at ``key`` with its table; None for a run whose undeclared
+    fields change JSON type between records (:class:`MixedTypes`: the caller decides)."""
+    splitter = RecordSplitter(stream, file, key, guess=True)
+    while (run := splitter.next_run()) is not None:
+        if run.guessed:
+            table = _confirmed(run, options)
+            splitter.settle(table is not None)
+            if table is None:
+                continue  # cut again, exactly
+        else:
+            try:
+                table = parse_run(run, file, options)
+            except MixedTypes:
+                table = None
+        yield run, table
+
+
+def parse_json_lines(
+    stream: BinaryIO, file: str, options: pj.ParseOptions
+) -> Iterator[tuple[Run, pa.Table | None]]:
+    """Each run of whole lines with its table (None as in :func:`parse_records`)."""
+    for run in jsonl_runs(stream, file):
+        try:
+            table = parse_run(run, file, options)
+        except MixedTypes:
+            table = None
+        yield run, table
+
+
+def _confirmed(run: Run, options: pj.ParseOptions) -> pa.Table | None:
+    """The guessed run's table if every line was exactly one record; None otherwise."""
+    try:
+        table = _read(run.data, options, max(1 << 20, len(run.data) // _BLOCKS + 1))
+    except pa.ArrowInvalid:
+        return None
+    return table if table.num_rows == run.count else None
 
 
 def _read(data: bytes, options: pj.ParseOptions, block: int) -> pa.Table:

@@ -29,8 +29,8 @@ import pyarrow.json as pj
 
 from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
-from export_pipelines.normalize.jsonread import MixedTypes, jsonl_runs, parse_run
-from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.jsonread import parse_json_lines, parse_records
+from export_pipelines.normalize.jsonscan import Run
 from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.schema import RESCUED, Column, TableSchema
 from export_pipelines.normalize.source import DEFAULT_LIMITS, Limits, Part, open_parts
@@ -389,21 +389,19 @@ def _json(part: Part, table: TableSchema, fmt: Format) -> Iterator[pa.RecordBatc
     behaviour = "infer" if table.extra == "rescue" or jsonapi else "error"
     options = pj.ParseOptions(explicit_schema=declared, unexpected_field_behavior=behaviour)
     if isinstance(fmt, JsonLines):
-        runs: Iterator[Run] = jsonl_runs(part.stream, part.label)
+        runs = parse_json_lines(part.stream, part.label, options)
     elif jsonapi:
-        runs = split_records(part.stream, part.label, "data")
+        runs = parse_records(part.stream, part.label, "data", options)
     else:
         assert isinstance(fmt, JsonArray)
-        runs = split_records(part.stream, part.label, fmt.key)
-    for run in prefetch(runs):
-        try:
-            parsed = parse_run(run, part.label, options)
-        except MixedTypes:
+        runs = parse_records(part.stream, part.label, fmt.key, options)
+    for run, parsed in prefetch(runs):
+        if parsed is None:
             raise NormalizeError(
                 part.label,
                 f"{run.unit}s from {run.first_index}",
                 reason="a field undeclared by the schema changes JSON type between records",
-            ) from None
+            )
         if jsonapi:
             parsed = _flatten_jsonapi(parsed)
         first = run.first_index

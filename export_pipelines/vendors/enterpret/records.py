@@ -37,8 +37,8 @@ import pyarrow.json as pj
 
 from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.errors import NormalizeError, shown
-from export_pipelines.normalize.jsonread import MixedTypes, parse_run
-from export_pipelines.normalize.jsonscan import Run, split_records
+from export_pipelines.normalize.jsonread import parse_records
+from export_pipelines.normalize.jsonscan import Run
 from export_pipelines.normalize.prefetch import prefetch
 from export_pipelines.normalize.source import open_parts
 
@@ -452,11 +452,9 @@ class EnterpretNormalizer:
         the old reader built in Python; Arrow-parsed runs are bounded by bytes instead."""
         with open_parts(path) as parts:
             for part in parts:
-                for run in prefetch(split_records(part.stream, part.label, "records")):
-                    try:
-                        table = parse_run(run, part.label, _PARSE)
-                    except MixedTypes:
-                        batch = _rows_one_by_one(run, part.label)
+                runs = parse_records(part.stream, part.label, "records", _PARSE)
+                for run, table in prefetch(runs):
+                    if table is None:
+                        yield _rows_one_by_one(run, part.label)
                     else:
-                        batch = map_table(table, run, part.label)
-                    yield batch
+                        yield map_table(table, run, part.label)
