@@ -467,11 +467,16 @@ class ConnhexSimulator:
 
 
 def _write_zip(target: Path, members: list[tuple[Path | None, str]]) -> None:
-    """The ZIP of those files, each copied in a block at a time, then renamed into place."""
+    """The ZIP of those files, each copied in a block at a time, then renamed into place.
+
+    Deflate level 1: on a 9 MB item file three times faster than the default level, for a ZIP
+    about 30 % larger; the sandbox should not be slower than the client it tests."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.partial")
     try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(
+            temporary, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
+        ) as archive:
             for path, name in members:
                 assert path is not None
                 archive.write(path, arcname=name)
