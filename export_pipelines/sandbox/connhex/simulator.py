@@ -479,7 +479,14 @@ def _write_zip(target: Path, members: list[tuple[Path | None, str]]) -> None:
         ) as archive:
             for path, name in members:
                 assert path is not None
-                archive.write(path, arcname=name)
+                # ZipInfo keeps the name as given (``archive.write`` would strip a leading "/"):
+                # the vendor does not sanitise names, and clients must be tested against that.
+                info = zipfile.ZipInfo(name, date_time=time.gmtime(path.stat().st_mtime)[:6])
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info._compresslevel = 1  # type: ignore[attr-defined]  # 3.11: no public name
+                info.file_size = path.stat().st_size
+                with path.open("rb") as source, archive.open(info, "w") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
