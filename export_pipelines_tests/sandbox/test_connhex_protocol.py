@@ -337,3 +337,18 @@ def test_list_filters_paging_and_sort(
         refused = api.get("/exports", params=bad)
         assert refused.status_code == 400, bad
         assert next(iter(bad)) in refused.json()["error"]["message"]
+
+
+def test_member_names_are_served_as_given_even_when_they_are_paths(
+    api: httpx.Client, control: httpx.Client, generator: ConnhexGenerator
+) -> None:
+    """The vendor does not sanitise names (C-2: the client must not trust them as paths), so
+    neither does the sandbox: a client's test can get a ``../x`` member from it."""
+    window = {"from": T0, "to": T0 + HOUR}
+    request = body([item(generator, **window, filename="../x"), item(generator, 1, **window)])
+    request["format"]["filename"] = "/etc/cron.d/job"
+    created = create(api, request)
+    complete(control, created["id"])
+    response = api.get(f"/exports/{created['id']}/download")
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert [info.filename for info in archive.infolist()] == ["../x.csv", "/etc/cron.d/job.csv"]

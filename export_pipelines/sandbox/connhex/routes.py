@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -152,7 +153,8 @@ class ConnhexApi:
             export_id = request.path_params["export_id"]
             job_id = request.query_params.get("jobId") or None
             try:
-                path, name = self.simulator.download(export_id, job_id)
+                # Off the event loop: the first download of a set of jobs writes its ZIP.
+                path, name = await run_in_threadpool(self.simulator.download, export_id, job_id)
             except ExportError as exc:
                 return error(404, str(exc))
             except NotDownloadable as exc:
