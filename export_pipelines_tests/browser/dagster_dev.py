@@ -25,6 +25,12 @@ from export_pipelines.vendors import VENDORS
 PROJECT = Path(__file__).resolve().parents[2]
 #: Loading the code location takes most of a minute on a busy two-core machine.
 STARTUP_TIMEOUT_SECONDS = 300.0
+#: Dagster gives its code server 60 s per call; on a loaded machine launching a run (a fresh
+#: process loading the code location) took longer and the queued run was marked failed.
+GRPC_TIMEOUTS = {
+    "DAGSTER_GRPC_TIMEOUT_SECONDS": "300",
+    "DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS": "300",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ def dagster_dev(base: Path) -> Iterator[DagsterDev]:
     with SandboxServer(config) as sandbox:
         env = {key: value for key, value in os.environ.items() if key != settings.LEDGER_URL_ENV}
         env.update({"DAGSTER_HOME": str(home), settings.DATA_DIR_ENV: str(data)})
+        env.update(GRPC_TIMEOUTS)
         for vendor in VENDORS:
             env[settings.vendor_base_url_env(vendor)] = sandbox.base_url(vendor)
             env[settings.vendor_api_key_env(vendor)] = sandbox.api_key(vendor)

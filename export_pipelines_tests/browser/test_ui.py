@@ -20,7 +20,8 @@ import yaml
 from export_pipelines.ledger import JobState
 from export_pipelines_tests.browser.dagster_dev import PROJECT, DagsterDev
 
-pytestmark = pytest.mark.slow
+# Starting dagster dev and two runs through its daemon take minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 VENDOR, EXPORT = "enterpret", "feedback_daily"
 PARTITIONS = ["2024-04-01", "2024-04-02"]
