@@ -94,10 +94,17 @@ class TabularNormalizer:
         """Batches as the C readers parse them (a block of a few MB each), not cut to
         ``batch_rows``: that bound is for rows built in Python, and cutting Arrow batches finer
         only adds per-batch cost downstream."""
+        for _, batches in self.part_batches(path):
+            yield from batches
+
+    def part_batches(self, path: Path) -> Iterator[tuple[str, Iterator[pa.RecordBatch]]]:
+        """Each part's label with its batches, part after part (one part unless ``path`` is a
+        ZIP), for a vendor whose parts differ in what they hold (Connhex: one ZIP member per
+        item). A part's batches are valid until the next part is taken."""
         workbook = isinstance(self.format, Xlsx)
         with open_parts(path, self.limits, workbook=workbook) as parts:
             for part in parts:
-                yield from self._part(path, part)
+                yield part.label, self._part(path, part)
 
     def _csv_again(
         self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
