@@ -81,3 +81,29 @@ def test_the_token_goes_to_the_vendors_download_route_only() -> None:
         assert client.download_headers("https://files.example.net/exports/r1/download") == {}
         with pytest.raises(VendorError, match="not a Connhex export id"):
             client.download_url("../admin")
+
+
+def test_a_recurring_jobs_window_is_the_period_ending_at_its_run() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from export_pipelines.vendors.connhex.recurring import job_window, parse_jobs
+
+    start = int(datetime(2024, 3, 30, tzinfo=UTC).timestamp())
+    jobs = parse_jobs(
+        "r1",
+        {
+            "jobs": [
+                {"id": "j0", "itemIndex": 0, "status": "done", "startedAt": start + 5},
+                {"id": "j1", "itemIndex": 0, "status": "done", "startedAt": "2024-03-31T00:00:07Z"},
+                {"id": "j2", "itemIndex": 0, "status": "inProgress", "startedAt": None},
+            ]
+        },
+    )
+    day = timedelta(days=1)
+    windows = [job_window(j.started_at, start, day, day) for j in jobs if j.started_at]
+    assert [(w.start.isoformat(), w.end.isoformat()) for w in windows] == [
+        ("2024-03-29T00:00:00+00:00", "2024-03-30T00:00:00+00:00"),
+        ("2024-03-30T00:00:00+00:00", "2024-03-31T00:00:00+00:00"),
+    ]
+    with pytest.raises(ValueError, match="before periodStart"):
+        job_window(datetime(2024, 3, 1, tzinfo=UTC), start, day, day)
