@@ -238,3 +238,14 @@ def test_an_undeclared_column_is_refused_not_dropped(tmp_path: Path) -> None:
     path = _zip(tmp_path / "export.zip", {"plant.csv": text})
     with pytest.raises(NormalizeError, match="created: not declared"):
         _table(ConnhexNormalizer(_request("long")), path)
+
+
+def test_a_workbook_inside_the_zip_that_inflates_past_the_cap_is_refused(tmp_path: Path) -> None:
+    book = io.BytesIO()
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as workbook:
+        workbook.writestr("xl/workbook.xml", b"<workbook/>")
+        workbook.writestr("xl/worksheets/sheet1.xml", b" " * (4 << 20))
+    path = _zip(tmp_path / "export.zip", {"plant.xlsx": book.getvalue()})
+    normalizer = ConnhexNormalizer(_request("long", extension="xlsx"), Limits(max_bytes=1 << 20))
+    with pytest.raises(NormalizeError, match=r"plant\.xlsx: the workbook declares"):
+        _table(normalizer, path)
