@@ -5,7 +5,7 @@ The app, the config, the serve command, the banner and the demo's verifier all r
 
 from typing import Any
 
-from export_pipelines.sandbox import enterpret, hellodata, hienergy, rebilly
+from export_pipelines.sandbox import connhex, enterpret, hellodata, hienergy, rebilly
 from export_pipelines.sandbox.vendor import SandboxVendor
 
 VENDORS: tuple[SandboxVendor[Any, Any], ...] = (
@@ -13,6 +13,7 @@ VENDORS: tuple[SandboxVendor[Any, Any], ...] = (
     hienergy.SANDBOX_VENDOR,
     rebilly.SANDBOX_VENDOR,
     hellodata.SANDBOX_VENDOR,
+    connhex.SANDBOX_VENDOR,
 )
 
 

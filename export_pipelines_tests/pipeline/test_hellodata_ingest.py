@@ -3,7 +3,8 @@ raw+table once, and the Parquet file holds ``gcsBlob.numberRows`` rows, typed pe
 
 The file host stands in for Google Cloud Storage, which cannot be made real here: a plain static
 HTTP server on loopback serving a gzip CSV in the vendor's documented layout (two ``number_units``
-headers for two aggregates). The end-to-end run against the HelloData sandbox is separate.
+headers for two aggregates), typed per scope. The same replay against the HelloData sandbox, through
+the daemon, is ``test_hellodata_daemon.py``.
 """
 
 import functools

@@ -109,11 +109,12 @@ def test_registry_lists_every_vendor_in_order() -> None:
         "hienergy",
         "rebilly",
         "hellodata",
+        "connhex",
     ]
     assert registry.registered("hienergy") is hienergy.SANDBOX_VENDOR
     assert registry.registered("enterpret") is enterpret.SANDBOX_VENDOR
     with pytest.raises(
-        KeyError, match="known: \\['enterpret', 'hellodata', 'hienergy', 'rebilly'\\]"
+        KeyError, match="known: \\['connhex', 'enterpret', 'hellodata', 'hienergy', 'rebilly'\\]"
     ):
         registry.registered("nosuch")
 
@@ -130,7 +131,8 @@ def test_config_sections_come_from_the_registry() -> None:
     with pytest.raises(ValidationError, match="nosuch"):
         SandboxConfig(nosuch={})
     with pytest.raises(
-        ValidationError, match="known: \\['enterpret', 'hellodata', 'hienergy', 'rebilly'\\]"
+        ValidationError,
+        match="known: \\['connhex', 'enterpret', 'hellodata', 'hienergy', 'rebilly'\\]",
     ):
         SandboxConfig(vendors={"nosuch": {}})
     with pytest.raises(ValidationError, match="rows_per_part"):
@@ -155,7 +157,7 @@ def test_a_new_vendor_needs_only_its_registry_line(with_echo: None) -> None:
         assert vendors["echo"] == {"base_url": server.base_url("echo"), "api_key": "echo-key"}
         assert server.sandbox is not None
         banner = vendor_endpoints(server.sandbox, server.url)
-        assert list(banner) == ["enterpret", "hienergy", "rebilly", "hellodata", "echo"]
+        assert list(banner) == ["enterpret", "hienergy", "rebilly", "hellodata", "connhex", "echo"]
         assert banner["echo"] == (server.base_url("echo"), "echo-key")
     sections = vendor_sections(seed=3, completion_delay=None, flags={"echo_greeting": "hi"})
     assert sections["echo"] == {"seed": 3, "greeting": "hi"}
