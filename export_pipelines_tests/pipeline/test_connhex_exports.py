@@ -27,6 +27,7 @@ pytest.importorskip("export_pipelines.sandbox.connhex")
 HOUR = "2024-03-31-01:00"
 #: The day of the spring DST change in Rome: 23 hours, 92 quarter-hours.
 ROME_DAY = "2024-03-31"
+VARIABLES = ["temperature", "humidity", "power", "energy"]
 
 
 def _lake(project: Project, export: str, partition: str, form: str = "data") -> Path:
@@ -66,13 +67,11 @@ def test_wide_averages_land_in_both_forms_which_agree(project: Project) -> None:
     assert (wide["time"].dt.minute % 15 == 0).all()
     pivot = (
         long.pivot(index="time", columns="name", values="value")
-        .reindex(columns=["temperature", "humidity", "power"])
+        .reindex(columns=VARIABLES)
         .reset_index()
         .rename_axis(columns=None)
     )
-    shown = wide[["time", "temperature", "humidity", "power"]].dropna(
-        how="all", subset=["temperature", "humidity", "power"]
-    )
+    shown = wide[["time", *VARIABLES]].dropna(how="all", subset=VARIABLES)
     pd.testing.assert_frame_equal(pivot, shown.reset_index(drop=True), check_dtype=False)
 
 

@@ -10,8 +10,9 @@ the archive), their decompressed size capped. Every layout ends in the same long
 - Wide files hold ``time`` and one column per ``format.columns`` entry, headed by its ``label``
   and holding the variable named by its ``id``. Turned to long, each non-empty cell is one row
   named by the ``id`` (the label is only the file's heading); the channel is the item's
-  ``channelId`` (the file does not say it) and ``publisher`` and ``unit``, which a wide file does
-  not carry, are null. An empty cell is a variable absent at that time: no row.
+  ``channelId`` (the file does not say it), the publisher the item's ``target.value`` when it
+  names one device (one device per wide item is what a wide file can tell apart) and null
+  otherwise; ``unit``, which a wide file does not carry, is null. An empty cell is a variable absent at that time: no row.
 - The wide form itself (:func:`wide_schema`) is ``time``, ``channel``, then one float64 column per
   variable named by its ``id``, one row per file row.
 
@@ -157,21 +158,19 @@ class ConnhexNormalizer:
 
     def batches(self, path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
         for label, numbered in self._reader.parts(path):
-            channel = (
-                self._reader.request.items[self._reader.item_of(label)].params.channelId
-                if self._wide
-                else None
-            )
-            for _, batch in numbered:
-                if not self._wide:
+            if not self._wide:
+                for _, batch in numbered:
                     yield pa.RecordBatch.from_arrays(
                         [batch.column(c.name) for c in LONG.columns], schema=self.schema
                     )
-                    continue
-                assert channel is not None
-                yield self._melted(batch, channel)
+                continue
+            params = self._reader.request.items[self._reader.item_of(label)].params
+            targets = params.target.value.split(",")
+            publisher = targets[0].strip() if len(targets) == 1 else None
+            for _, batch in numbered:
+                yield self._melted(batch, params.channelId, publisher)
 
-    def _melted(self, batch: pa.RecordBatch, channel: str) -> pa.RecordBatch:
+    def _melted(self, batch: pa.RecordBatch, channel: str, publisher: str | None) -> pa.RecordBatch:
         """One wide batch → its non-empty cells as long rows, in time order then column order."""
         names = [name for name, _ in self._reader.labels]
         n, k = batch.num_rows, len(names)
@@ -185,7 +184,7 @@ class ConnhexNormalizer:
         m = len(rows)
         arrays = [
             batch.column(0).take(rows),
-            pa.nulls(m, pa.string()),
+            pa.repeat(pa.scalar(publisher, pa.string()), m),
             pa.repeat(pa.scalar(channel, pa.string()), m),
             pa.array(names, pa.string()).take(variables),
             pa.nulls(m, pa.string()),

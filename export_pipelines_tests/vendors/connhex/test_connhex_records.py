@@ -152,7 +152,8 @@ def test_wide_csv_becomes_long_rows_named_by_the_column_ids(tmp_path: Path) -> N
     table = _table(ConnhexNormalizer(request), path)
     assert _long_triples(table) == _expected_long(POINTS)  # the empty cell is no row
     assert set(table.column("channel").to_pylist()) == {"ch-0"}
-    assert table.column("publisher").null_count == table.num_rows
+    assert set(table.column("publisher").to_pylist()) == {"urn:chx:device:0"}  # the one target
+    assert table.column("unit").null_count == table.num_rows
     wide = _table(ConnhexWideNormalizer(request), path)
     assert wide.schema.names == ["time", "channel", "temperature", "power"]
     assert wide.num_rows == 8
