@@ -133,7 +133,7 @@ WINDOWS = {"spring": SPRING, "autumn": AUTUMN}
 
 
 @pytest.mark.parametrize("dsf", ["avg", "max", "min", "sum", "stddev", "variance"])
-@pytest.mark.parametrize(("ds", "seconds"), [("15m", 900), ("1h", 3600)])
+@pytest.mark.parametrize(("ds", "seconds"), [("15m", 900), ("1h", 3600), ("1d", 86_400)])
 @pytest.mark.parametrize("season", ["spring", "autumn"])
 def test_decimated_values_equal_pandas_on_the_raw_points(
     sandbox: SandboxServer,

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from export_pipelines.demo.verify import lake_problems
 from export_pipelines.ledger import JobState, LedgerResource
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.sensor import build_status_sensor
@@ -50,6 +51,12 @@ def test_raw_points_land_as_the_long_table(project: Project) -> None:
     assert table.num_rows == job.rows and table.num_rows > 0
     times = table.column("time").to_pylist()
     assert min(times).timestamp() >= 1711846800 and max(times).timestamp() < 1711850400
+    assert set(table.column("publisher").to_pylist()) == {
+        "urn:chx:device:sensor-001",
+        "urn:chx:device:sensor-002",
+    }
+    # The demo's verification: the points the sandbox generated, in file order.
+    assert lake_problems([job], project.data, project.sandbox.url) == []
 
 
 def test_wide_averages_land_in_both_forms_which_agree(project: Project) -> None:
@@ -58,6 +65,7 @@ def test_wide_averages_land_in_both_forms_which_agree(project: Project) -> None:
     result = materialize(project.definitions(), project.instance(), selection, ROME_DAY)
     assert result.success, failure_messages(result)
     (job,) = project.ledger().jobs(vendor="connhex")
+    assert lake_problems([job], project.data, project.sandbox.url) == []
     params = job.request_body["items"][0]["params"]
     # The Rome day: 2024-03-30T23:00Z to 2024-03-31T22:00Z.
     assert (params["from"], params["to"]) == (1711839600, 1711922400)
