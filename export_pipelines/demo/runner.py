@@ -98,6 +98,24 @@ def _runs_failed(instance: dg.DagsterInstance, job: JobRecord) -> list[str]:
     return [run.run_id for run in runs]
 
 
+def _runs_active(instance: dg.DagsterInstance, job: JobRecord) -> bool:
+    """Whether a run of the job is still going: the ledger says ingested when the table is
+    written, before the run's later steps (an export's further forms, Connhex's wide) end."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={keys.LEDGER_JOB_TAG: str(job.id)},
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    return bool(runs)
+
+
 def _wait(
     ledger: Ledger,
     instance: dg.DagsterInstance,
@@ -115,7 +133,7 @@ def _wait(
         for job_id in sorted(pending):
             job = ledger.get(job_id)
             failed_runs = _runs_failed(instance, job)
-            if job.state in _FINAL or failed_runs:
+            if (job.state in _FINAL and not _runs_active(instance, job)) or failed_runs:
                 pending.discard(job_id)
                 if job.state is not JobState.INGESTED:
                     yield f"ledger job {job_id} ended {job.state.value}: {job.error or ''}"

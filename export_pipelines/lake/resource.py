@@ -2,7 +2,8 @@
 
 - ``raw/<vendor>/<export>/<partition>/job-<ledger id>/<file>``: every file a vendor job produced,
   kept as downloaded, so a partition can be normalized again without a new vendor export;
-- ``lake/<vendor>/<export>/<partition>/data.parquet``: the normalized table of a partition.
+- ``lake/<vendor>/<export>/<partition>/data.parquet``: the normalized table of a partition;
+- ``lake/<vendor>/<export>/<partition>/<form>.parquet``: a further form of it (Connhex's wide).
 """
 
 from pathlib import Path
@@ -31,3 +32,6 @@ class LakeResource(dg.ConfigurableResource):
 
     def table_path(self, vendor: str, export: str, partition: str) -> Path:
         return self.root_path() / "lake" / vendor / export / _safe(partition) / "data.parquet"
+
+    def form_path(self, vendor: str, export: str, partition: str, form: str) -> Path:
+        return self.table_path(vendor, export, partition).with_name(f"{_safe(form)}.parquet")

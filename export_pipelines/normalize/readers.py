@@ -94,10 +94,17 @@ class TabularNormalizer:
         """Batches as the C readers parse them (a block of a few MB each), not cut to
         ``batch_rows``: that bound is for rows built in Python, and cutting Arrow batches finer
         only adds per-batch cost downstream."""
+        for _, batches in self.part_batches(path):
+            yield from batches
+
+    def part_batches(self, path: Path) -> Iterator[tuple[str, Iterator[pa.RecordBatch]]]:
+        """Each part's label with its batches, part after part (one part unless ``path`` is a
+        ZIP), for a vendor whose parts differ in what they hold (Connhex: one ZIP member per
+        item). A part's batches are valid until the next part is taken."""
         workbook = isinstance(self.format, Xlsx)
         with open_parts(path, self.limits, workbook=workbook) as parts:
             for part in parts:
-                yield from self._part(path, part)
+                yield part.label, self._part(path, part)
 
     def _csv_again(
         self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
@@ -121,7 +128,7 @@ class TabularNormalizer:
         elif isinstance(fmt, Xml):
             yield from _xml(part, self.table, fmt)
         elif isinstance(fmt, Xlsx):
-            yield from _xlsx(part, self.table, fmt)
+            yield from _xlsx(part, self.table, fmt, self.limits)
         else:
             yield from _json(part, self.table, fmt)
 
@@ -533,11 +540,34 @@ def _xml_batch(
 # --- XLSX ---------------------------------------------------------------------------------
 
 
-def _xlsx(part: Part, table: TableSchema, fmt: Xlsx) -> Iterator[pa.RecordBatch]:
+def _workbook_size_problem(data: bytes, limits: Limits) -> str | None:
+    """A workbook is itself a ZIP that the workbook reader inflates: one that declares more than
+    the limit (a workbook inside a vendor's ZIP, past the archive's own check) is refused."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            declared = sum(info.file_size for info in book.infolist())
+    except zipfile.BadZipFile:
+        return None  # not a ZIP at all: the workbook reader says what it is not
+    if declared <= limits.max_bytes:
+        return None
+    return (
+        f"the workbook declares {declared:,} uncompressed bytes, beyond the limit of "
+        f"{limits.max_bytes:,} (a zip bomb, or raise Limits.max_bytes)"
+    )
+
+
+def _xlsx(
+    part: Part, table: TableSchema, fmt: Xlsx, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[pa.RecordBatch]:
     from python_calamine import CalamineWorkbook
 
     try:
         data = part.stream.read()
+        problem = _workbook_size_problem(data, limits)
+        if problem is not None:
+            raise NormalizeError(part.label, reason=problem)
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheet = (
             book.get_sheet_by_index(fmt.sheet)

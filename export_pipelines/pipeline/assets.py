@@ -274,7 +274,63 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
             check_results=[check],
         )
 
-    return [request, raw, table]
+    forms = [
+        _form_asset(spec, form, table_key, common)
+        for form in spec.adapter.output_forms(spec.request)
+    ]
+    return [request, raw, table, *forms]
+
+
+def _form_asset(
+    spec: ExportSpec, form: str, table_key: dg.AssetKey, common: dict[str, Any]
+) -> dg.AssetsDefinition:
+    """A further table of the export (``VendorAdapter.output_forms``), made from the same raw files
+    after the main table (whose row check has passed), in the same run the sensor launches."""
+    vendor, name = spec.vendor, spec.name
+
+    @dg.asset(
+        key=keys.form_key(vendor, name, form),
+        deps=[table_key],
+        description=f"The {vendor} export `{name}` in its {form} form, as typed Parquet, one file "
+        "per partition, from the same raw files as the table.",
+        kinds={vendor, "parquet"},
+        **common,
+    )
+    def form_table(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        _, ledger, lake = _resources(context, vendor)
+        try:
+            job = _job_for_run(context, spec, ledger)
+        except StepFailed as exc:
+            raise _failure(exc) from None
+        if job.state is not JobState.INGESTED:
+            raise _failure(
+                StepFailed(
+                    f"ledger job {job.id} is {job.state.value}, not ingested; materialize "
+                    f"{table_key.to_user_string()} first"
+                )
+            )
+        try:
+            written, path = normalize_job(job, spec=spec, lake=lake, form=form)
+        except Exception as exc:
+            message = (
+                f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}) into its "
+                f"{form} form failed: {exc}; the partition's {form} table was left as it was"
+            )
+            raise dg.Failure(description=message, allow_retries=False) from exc
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": written.rows,
+                "dagster/column_schema": column_schema(written.schema),
+                "dagster/uri": path.as_uri(),
+                "preview": dg.MetadataValue.md(markdown_preview(path)),
+                "path": dg.MetadataValue.path(str(path)),
+                "vendor_job_id": job.vendor_job_id,
+                "ledger_job_id": job.id,
+                "bytes_parquet": written.bytes,
+            }
+        )
+
+    return form_table
 
 
 def _parts_progress(job: JobRecord) -> list[tuple[str, str]]:

@@ -28,6 +28,11 @@ def table_key(vendor: str, export: str) -> dg.AssetKey:
     return dg.AssetKey([vendor, export])
 
 
+def form_key(vendor: str, export: str, form: str) -> dg.AssetKey:
+    """A further table of an export, made from the same files (``VendorAdapter.output_forms``)."""
+    return dg.AssetKey([vendor, export, form])
+
+
 def status_sensor_name(vendor: str) -> str:
     return f"{vendor}_export_status"
 

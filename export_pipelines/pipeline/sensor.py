@@ -36,12 +36,32 @@ MAX_INGEST_ATTEMPTS = 3
 GAVE_UP = "gave up relaunching"
 
 
-def ingest_run_request(job: JobRecord, attempt: int = 1) -> dg.RunRequest:
+def export_forms(context: dg.SensorEvaluationContext, job: JobRecord) -> list[dg.AssetKey]:
+    """The further tables of the job's export (``VendorAdapter.output_forms``), as the loaded
+    definitions hold them: ``<vendor>/<export>/<form>`` beside its request and raw assets."""
+    repository = context.repository_def
+    if repository is None:
+        return []
+    own = {keys.request_key(job.vendor, job.export), keys.raw_key(job.vendor, job.export)}
+    return sorted(
+        (
+            key
+            for key in repository.asset_graph.get_all_asset_keys()
+            if len(key.path) == 3 and key.path[:2] == [job.vendor, job.export] and key not in own
+        ),
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def ingest_run_request(
+    job: JobRecord, attempt: int = 1, forms: list[dg.AssetKey] | None = None
+) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=keys.ingest_run_key(job.vendor, job.id, attempt),
         asset_selection=[
             keys.raw_key(job.vendor, job.export),
             keys.table_key(job.vendor, job.export),
+            *(forms or []),
         ],
         partition_key=job.partition_key if job.partitioned else None,
         tags={keys.LEDGER_JOB_TAG: str(job.id), keys.INGEST_ATTEMPT_TAG: str(attempt)},
@@ -71,11 +91,13 @@ def _recover_ingests(
             # finishing by a poll, so no tick launched it: launch it now, not after the grace.
             reused = job.submit_outcome is SubmitRecord.DEDUPED
             if reused or (job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER):
-                yield ingest_run_request(job, attempt)
+                yield ingest_run_request(job, attempt, export_forms(context, job))
             continue
         run_attempt = int(run.tags.get(keys.INGEST_ATTEMPT_TAG, "1"))
         if run_attempt < attempt:
-            yield ingest_run_request(job, attempt)  # requested, not launched yet: ask again
+            yield ingest_run_request(
+                job, attempt, export_forms(context, job)
+            )  # requested, not launched yet: ask again
             continue
         if run.status is not dg.DagsterRunStatus.FAILURE:
             continue  # queued, running, succeeded, or canceled on purpose by a person
@@ -97,7 +119,7 @@ def _recover_ingests(
             f"{vendor} ledger job {job.id}: raw+table run {run.run_id} failed; launching attempt "
             f"{following} of {max_attempts}"
         )
-        yield ingest_run_request(job, following)
+        yield ingest_run_request(job, following, export_forms(context, job))
 
 
 def _poll(
@@ -142,7 +164,7 @@ def _callback_tick(
     ]
     for job in launched:
         ledger.record_ingest_attempt(job.id, 1, "ingest run 1 requested (callback recorded)")
-        requests.append(ingest_run_request(job, 1))
+        requests.append(ingest_run_request(job, 1, export_forms(context, job)))
     timed_out = 0
     for job in ledger.in_flight(vendor):
         if past_deadline(job, resource, now):
@@ -218,7 +240,9 @@ def build_status_sensor(
                 if polled_job.state is JobState.COMPLETED:
                     finished += 1
                     ledger.record_ingest_attempt(polled_job.id, 1, "ingest run 1 requested")
-                    requests.append(ingest_run_request(polled_job, 1))
+                    requests.append(
+                        ingest_run_request(polled_job, 1, export_forms(context, polled_job))
+                    )
         finally:
             client.close()
         failed = f"; {broken} failed to poll (see the log)" if broken else ""

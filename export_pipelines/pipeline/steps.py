@@ -195,16 +195,20 @@ def _download_all(
 
 
 def normalize_job(
-    job: JobRecord, *, spec: ExportSpec, lake: LakeResource
+    job: JobRecord, *, spec: ExportSpec, lake: LakeResource, form: str | None = None
 ) -> tuple[ParquetWriteResult, Path]:
-    """Every raw file of ``job`` → the partition's Parquet file (replaced atomically)."""
+    """Every raw file of ``job`` → the partition's Parquet file (replaced atomically); with
+    ``form``, that further table of the export (``VendorAdapter.output_forms``) instead."""
     missing = [f.name for f in job.files if not f.local_path or not Path(f.local_path).exists()]
     if missing:
         raise StepFailed(
             f"raw files of ledger job {job.id} are missing ({', '.join(missing[:5])}); "
             "materialize the raw asset first"
         )
-    normalizer = spec.adapter.normalizer_for(spec.request)
+    if form is None:
+        normalizer = spec.adapter.normalizer_for(spec.request)
+    else:
+        normalizer = spec.adapter.output_forms(spec.request)[form]
     lineage = Lineage(
         export=spec.name,
         partition=job.partition_key,
@@ -217,5 +221,9 @@ def normalize_job(
             assert f.local_path is not None
             yield f.name, normalizer.batches(Path(f.local_path), BATCH_ROWS)
 
-    dest = lake.table_path(spec.vendor, spec.name, job.partition_key)
+    dest = (
+        lake.table_path(spec.vendor, spec.name, job.partition_key)
+        if form is None
+        else lake.form_path(spec.vendor, spec.name, job.partition_key, form)
+    )
     return write_parquet(dest, normalizer.schema, sources(), lineage), dest

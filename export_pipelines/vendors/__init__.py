@@ -3,13 +3,14 @@
 from typing import Any
 
 from export_pipelines.vendors.base import VendorAdapter
+from export_pipelines.vendors.connhex import ADAPTER as CONNHEX
 from export_pipelines.vendors.enterpret import ADAPTER as ENTERPRET
 from export_pipelines.vendors.hellodata import ADAPTER as HELLODATA
 from export_pipelines.vendors.hienergy import ADAPTER as HIENERGY
 from export_pipelines.vendors.rebilly import ADAPTER as REBILLY
 
 VENDORS: dict[str, VendorAdapter[Any]] = {
-    adapter.name: adapter for adapter in (ENTERPRET, HIENERGY, REBILLY, HELLODATA)
+    adapter.name: adapter for adapter in (ENTERPRET, HIENERGY, REBILLY, HELLODATA, CONNHEX)
 }
 
 

@@ -283,6 +283,12 @@ class VendorAdapter(ABC, Generic[RequestT]):
         resource, read from the format asked; HelloData: the columns its scopes ask for)."""
         return self.normalizer
 
+    def output_forms(self, request: RequestT) -> Mapping[str, Normalizer]:
+        """Further tables made from the same files, by name, beside the main one (Connhex: the
+        ``wide`` layout an export asks for, beside its tidy long table). Each becomes the asset
+        ``<vendor>/<export>/<form>``, materialized in the same run as the table. Most have none."""
+        return {}
+
     def parse_request(self, raw: dict[str, Any]) -> RequestT:
         """The catalog's ``request`` block as the vendor's model (pydantic ValidationError)."""
         return self.request_model.model_validate(raw)

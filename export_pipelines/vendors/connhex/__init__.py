@@ -1,0 +1,81 @@
+"""Connhex exporter: create an export request for the window, poll its status until every job is
+done, download the ZIP of its items' files (CSV or XLSX, long or wide) and normalize it into one
+tidy long table, plus the wide table where the export asks for the wide layout."""
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from export_pipelines.decisions import connhex as decided
+from export_pipelines.vendors.base import Normalizer, VendorAdapter, VendorResource, Window
+from export_pipelines.vendors.connhex.records import (
+    WIDE_FIXED,
+    ConnhexNormalizer,
+    ConnhexWideNormalizer,
+)
+from export_pipelines.vendors.connhex.request import ConnhexRequest
+from export_pipelines.vendors.connhex.resource import ConnhexResource
+
+#: The name of the wide form's asset (``connhex/<export>/wide``) and lake file.
+WIDE_FORM = "wide"
+
+
+class ConnhexAdapter(VendorAdapter[ConnhexRequest]):
+    name: ClassVar[str] = "connhex"
+    resource_class: ClassVar[type[VendorResource]] = ConnhexResource
+    request_model = ConnhexRequest
+
+    def normalizer_for(self, request: ConnhexRequest) -> Normalizer:
+        return ConnhexNormalizer(request)
+
+    def output_forms(self, request: ConnhexRequest) -> Mapping[str, Normalizer]:
+        if request.output_format == "wide":
+            return {WIDE_FORM: ConnhexWideNormalizer(request)}
+        return {}
+
+    def check_request(
+        self, request: ConnhexRequest, *, partitioned: bool, windowed_by_recurrence: bool
+    ) -> None:
+        fmt = request.format
+        if fmt.extension not in decided.TABLE_EXTENSIONS:
+            raise ValueError(
+                f"format.extension: {fmt.extension} cannot become a table (a PDF document has no "
+                f"rows to read); choose one of {', '.join(decided.TABLE_EXTENSIONS)}"
+            )
+        if fmt.template != "tabular":
+            raise ValueError(
+                "format.template: only tabular; the vendor does not document the expanded "
+                "layout, so its files could not be read with certainty"
+            )
+        clashing = [c.id for c in fmt.columns or [] if c.id in WIDE_FIXED]
+        if clashing:
+            raise ValueError(
+                f"format.columns: the id {', '.join(clashing)} is a column of the wide table itself"
+            )
+        if request.type == "recurring":
+            raise ValueError(
+                "type: recurring is not supported yet (its jobs would each need their own "
+                "partition); declare a oneTime request and partition the export"
+            )
+        if (partitioned or windowed_by_recurrence) and request.declares_window:
+            raise ValueError(
+                "items[].params.from/to/period: remove them; a partitioned or recurring export "
+                "asks for its own window"
+            )
+        if not (partitioned or windowed_by_recurrence or request.declares_window):
+            raise ValueError(
+                "items[].params: an unpartitioned export needs from/to (Unix seconds) or period"
+            )
+
+    def build_body(self, request: ConnhexRequest, window: Window | None) -> dict[str, Any]:
+        if window is None:
+            if not request.declares_window:
+                raise ValueError("no window: the request declares no from/to or period")
+            return request.body(None, None)
+        return request.body(window.start, window.end)
+
+    def window_is_fixed(self, request: ConnhexRequest, window: Window | None) -> bool:
+        # ``period`` is anchored at the vendor's run time (C-3): two submits ask for other data.
+        return window is not None or request.window_is_absolute
+
+
+ADAPTER = ConnhexAdapter()
