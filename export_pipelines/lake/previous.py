@@ -6,6 +6,9 @@ file that holds no records, a file short of ``pageSize``). The row-count check f
 after the new file is written, so the old one is hard-linked aside first (free: no bytes copied)
 and put back when the check fails. A partition's table is therefore only ever replaced by one that
 passed its check.
+
+The local lake writes in place and uses this; the S3 lake writes to scratch space and uploads only
+a file that passed, so the previous object is never touched by a failed run.
 """
 
 import os
