@@ -55,10 +55,14 @@ class LakeResource(dg.ConfigurableResource):
                 if problem:
                     raise LakeError(f"the lake's S3 bucket {problem}")
                 self._store = S3Store(
-                    self.s3, self.s3_bucket, self.s3_prefix, self.root_path() / "scratch"
+                    self.s3,
+                    self.s3_bucket,
+                    self.s3_prefix,
+                    scratch=self.root_path() / "scratch",
+                    lock_dir=self.lock_dir(),
                 )
             else:
-                self._store = LocalStore(self.root_path())
+                self._store = LocalStore(self.root_path(), lock_dir=self.lock_dir())
         return self._store
 
     @property

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
 from export_pipelines.lake.location import LakeLocation
+from export_pipelines.lake.locks import exclusive
 from export_pipelines.lake.store import LakeError
 from export_pipelines.lake.upload import upload_file
 
@@ -71,10 +72,13 @@ def _problem(exc: Exception) -> str:
 
 
 class S3Store:
-    def __init__(self, s3: S3Resource, bucket: str, prefix: str, scratch: Path) -> None:
+    def __init__(
+        self, s3: S3Resource, bucket: str, prefix: str, scratch: Path, lock_dir: Path
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.scratch = scratch
+        self.lock_dir = lock_dir
         self._client = s3.get_client()
         self._fs = pyarrow_filesystem(s3)
 
@@ -104,19 +108,20 @@ class S3Store:
         key = self._object_key(location)
         local = self.scratch / "upload" / self.bucket / key
         local.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            yield local
-            if not local.is_file():
-                raise LakeError(f"nothing was written for {location.uri}")
+        with exclusive(self.lock_dir, location.uri):
             try:
-                upload_file(self._client, local, self.bucket, key)
-            except (BotoCoreError, ClientError) as exc:
-                raise LakeError(
-                    f"uploading {location.uri} failed ({_problem(exc)}); the upload was aborted "
-                    "and the object left as it was"
-                ) from exc
-        finally:
-            local.unlink(missing_ok=True)
+                yield local
+                if not local.is_file():
+                    raise LakeError(f"nothing was written for {location.uri}")
+                try:
+                    upload_file(self._client, local, self.bucket, key)
+                except (BotoCoreError, ClientError) as exc:
+                    raise LakeError(
+                        f"uploading {location.uri} failed ({_problem(exc)}); the upload was "
+                        "aborted and the object left as it was"
+                    ) from exc
+            finally:
+                local.unlink(missing_ok=True)
 
     @contextmanager
     def reading(self, location: LakeLocation) -> Iterator[Path]:
