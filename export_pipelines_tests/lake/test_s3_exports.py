@@ -197,3 +197,38 @@ def test_a_failed_first_normalize_leaves_no_table_object(s3_project: S3Project) 
     assert lake.s3.keys(lake.bucket, lake.key("lake/")) == {}
     assert lake.s3.uploads_in_progress(lake.bucket) == []
     assert _local_files(project.data / "scratch") == []
+
+
+def test_a_broken_download_publishes_nothing_and_the_next_run_completes(
+    s3_project: S3Project,
+) -> None:
+    """Every file download breaks midway (past the transport's retries): the raw run fails with
+    the bytes that arrived kept only in scratch space, never as a partial object; once the vendor's
+    file host behaves, the next run lands the export whole."""
+    lake, project = s3_project, s3_project.project
+    requested = materialize(
+        project.definitions(), project.instance(), [keys.request_key("enterpret", EXPORT)], DAY
+    )
+    assert requested.success, failure_messages(requested)
+    project.sandbox.add_fault("enterpret", "file", cut_after_bytes=1000, times=10_000)
+    broken = materialize(
+        project.definitions(),
+        project.instance(),
+        [keys.raw_key("enterpret", EXPORT), keys.table_key("enterpret", EXPORT)],
+        DAY,
+    )
+    assert not broken.success
+    assert "kept breaking" in failure_messages(broken)
+    assert lake.s3.keys(lake.bucket) == {}
+    assert lake.s3.uploads_in_progress(lake.bucket) == []
+
+    project.sandbox.clear_faults()
+    fixed = materialize(
+        project.definitions(),
+        project.instance(),
+        [keys.raw_key("enterpret", EXPORT), keys.table_key("enterpret", EXPORT)],
+        DAY,
+    )
+    assert fixed.success, failure_messages(fixed)
+    assert _ids(lake, TABLE) == expected_ids(project.sandbox, day(DAY), day("2024-03-06"))
+    assert _local_files(project.data / "scratch") == []
