@@ -43,10 +43,10 @@ class LakeResource(dg.ConfigurableResource):
         return Path(self.root).resolve() if self.root else settings.data_dir()
 
     def lock_dir(self) -> Path:
-        """Where downloads take their per-file locks: always on this machine's disk."""
+        """Where downloads and writers take their per-file locks: always on this machine's disk."""
         return self.root_path() / "locks"
 
-    def store(self) -> LakeStore:
+    def _backend(self) -> LakeStore:
         if self._store is None:
             if self.s3_bucket:
                 if self.s3 is None:
@@ -71,7 +71,7 @@ class LakeResource(dg.ConfigurableResource):
 
     def location(self, key: str) -> LakeLocation:
         """Any location under the lake's root, by its ``/``-separated key."""
-        return self.store().location(key)
+        return self._backend().location(key)
 
     def raw_folder(self, vendor: str, export: str, partition: str, job_id: int) -> LakeLocation:
         return self.location(layout.raw_folder_key(vendor, export, partition, job_id))
@@ -87,12 +87,12 @@ class LakeResource(dg.ConfigurableResource):
     def writing(self, location: LakeLocation) -> AbstractContextManager[Path]:
         """A local path to write ``location`` to; published when the block ends without an
         exception, otherwise the location keeps what it held (no partial file or object)."""
-        return self.store().writing(location)
+        return self._backend().writing(location)
 
     def reading(self, location: LakeLocation) -> AbstractContextManager[Path]:
         """A local path holding ``location``'s bytes while the block runs (the file itself on
         the local lake, a scratch download from S3)."""
-        return self.store().reading(location)
+        return self._backend().reading(location)
 
 
 def lake_from_settings() -> LakeResource:
