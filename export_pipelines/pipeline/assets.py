@@ -22,7 +22,6 @@ from export_pipelines.lake import LakeResource
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.metadata import column_schema, markdown_preview
-from export_pipelines.pipeline.previous import PreviousTable
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import (
     StepFailed,
@@ -191,7 +190,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 "bytes": sum(f.bytes or 0 for f in job.files),
                 "sha256": dg.MetadataValue.json({f.name: f.sha256 for f in job.files}),
                 "raw_dir": dg.MetadataValue.path(
-                    str(lake.raw_dir(vendor, name, job.partition_key, job.id))
+                    str(lake.raw_folder(vendor, name, job.partition_key, job.id))
                 ),
                 "vendor_latency_seconds": job.vendor_latency_seconds,
             }
@@ -229,22 +228,23 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                     f"{raw_key.to_user_string()} first"
                 )
             )
-        with PreviousTable(lake.table_path(vendor, name, job.partition_key)) as previous:
+        location = lake.table(vendor, name, job.partition_key)
+        # Published only when the block ends cleanly: a failed normalize or check leaves the
+        # partition's table (a local file or an S3 object) as it was.
+        with lake.writing(location) as path:
             try:
-                written, path = normalize_job(job, spec=spec, lake=lake)
+                written = normalize_job(job, spec=spec, lake=lake, dest=path)
             except Exception as exc:
-                # The writer replaces the table atomically: the old one is still in place.
                 message = (
                     f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}, raw "
-                    f"files in {lake.raw_dir(vendor, name, job.partition_key, job.id)}) failed: "
-                    f"{exc}; the partition's table was left as it was"
+                    f"files in {lake.raw_folder(vendor, name, job.partition_key, job.id)}) "
+                    f"failed: {exc}; the partition's table was left as it was"
                 )
                 ledger.record_error(job.id, message)
                 raise dg.Failure(description=message, allow_retries=False) from exc
             rows_per_file = [written.rows_per_source.get(f.name, 0) for f in job.files]
             check = _rows_check(spec, job, path, rows_per_file)
             if not check.passed:
-                previous.restore()
                 per_file = ", ".join(
                     f"{f.name}: {rows}" for f, rows in zip(job.files, rows_per_file, strict=True)
                 )
@@ -261,9 +261,9 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
             metadata={
                 "dagster/row_count": written.rows,
                 "dagster/column_schema": column_schema(written.schema),
-                "dagster/uri": path.as_uri(),
-                "preview": dg.MetadataValue.md(markdown_preview(path)),
-                "path": dg.MetadataValue.path(str(path)),
+                "dagster/uri": location.uri,
+                "preview": dg.MetadataValue.md(markdown_preview(location)),
+                "path": dg.MetadataValue.path(str(location)),
                 "vendor_job_id": job.vendor_job_id,
                 "ledger_job_id": job.id,
                 "files": len(job.files),
@@ -309,21 +309,23 @@ def _form_asset(
                     f"{table_key.to_user_string()} first"
                 )
             )
-        try:
-            written, path = normalize_job(job, spec=spec, lake=lake, form=form)
-        except Exception as exc:
-            message = (
-                f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}) into its "
-                f"{form} form failed: {exc}; the partition's {form} table was left as it was"
-            )
-            raise dg.Failure(description=message, allow_retries=False) from exc
+        location = lake.form(vendor, name, job.partition_key, form)
+        with lake.writing(location) as path:
+            try:
+                written = normalize_job(job, spec=spec, lake=lake, dest=path, form=form)
+            except Exception as exc:
+                message = (
+                    f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}) into its "
+                    f"{form} form failed: {exc}; the partition's {form} table was left as it was"
+                )
+                raise dg.Failure(description=message, allow_retries=False) from exc
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": written.rows,
                 "dagster/column_schema": column_schema(written.schema),
-                "dagster/uri": path.as_uri(),
-                "preview": dg.MetadataValue.md(markdown_preview(path)),
-                "path": dg.MetadataValue.path(str(path)),
+                "dagster/uri": location.uri,
+                "preview": dg.MetadataValue.md(markdown_preview(location)),
+                "path": dg.MetadataValue.path(str(location)),
                 "vendor_job_id": job.vendor_job_id,
                 "ledger_job_id": job.id,
                 "bytes_parquet": written.bytes,

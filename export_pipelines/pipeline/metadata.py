@@ -1,10 +1,10 @@
 """Materialization metadata: schema, preview and lineage a user sees in the Dagster UI."""
 
-from pathlib import Path
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from export_pipelines.lake import LakeLocation
 
 _PREVIEW_ROWS = 5
 _PREVIEW_CELL = 60
@@ -29,9 +29,9 @@ def _cell(value: object) -> str:
     return text if len(text) <= _PREVIEW_CELL else text[: _PREVIEW_CELL - 1] + "…"
 
 
-def markdown_preview(path: Path, columns: list[str] | None = None) -> str:
+def markdown_preview(location: LakeLocation, columns: list[str] | None = None) -> str:
     """The first rows of a Parquet file as a markdown table (reads one row group, not the file)."""
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(location.path, filesystem=location.fs)
     if parquet.metadata.num_rows == 0:
         return "_no rows_"
     names = columns or [f.name for f in parquet.schema_arrow if not f.name.startswith("_")][:8]

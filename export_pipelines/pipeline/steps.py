@@ -6,14 +6,14 @@ ledger, before the next step relies on it.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
-from export_pipelines.lake import LakeResource
+from export_pipelines.lake import LakeLocation, LakeResource
 from export_pipelines.ledger import FileRecord, FileUpdate, JobRecord, JobState, Ledger
 from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
 from export_pipelines.pipeline.spec import ExportSpec
@@ -109,22 +109,17 @@ def download_files(
     lake: LakeResource,
     client: VendorClient,
 ) -> JobRecord:
-    """Download every file of a finished job that is not on disk yet, ``DOWNLOAD_PARALLELISM`` at
-    a time; when a URL has expired (or is refused), read the job again for fresh URLs, once."""
-    folder = lake.raw_dir(spec.vendor, spec.name, job.partition_key, job.id)
+    """Download every file of a finished job that is not in the lake yet, ``DOWNLOAD_PARALLELISM``
+    at a time; when a URL has expired (or is refused), read the job again for fresh URLs, once."""
     refreshed = False
     while True:
         missing = [
             record
             for record in job.files
-            if not (
-                record.local_path
-                and (folder / record.name).exists()
-                and (folder / record.name).stat().st_size == record.bytes
-            )
+            if not (record.local_path and _raw_file(lake, spec, job, record).size() == record.bytes)
         ]
         expired = _download_all(
-            missing, folder, spec=spec, job=job, ledger=ledger, lake=lake, client=client
+            missing, spec=spec, job=job, ledger=ledger, lake=lake, client=client
         )
         if not expired:
             break
@@ -142,9 +137,14 @@ def download_files(
     return job
 
 
+def _raw_file(
+    lake: LakeResource, spec: ExportSpec, job: JobRecord, record: FileRecord
+) -> LakeLocation:
+    return lake.raw_file(spec.vendor, spec.name, job.partition_key, job.id, record.name)
+
+
 def _download_all(
     records: list[FileRecord],
-    folder: Path,
     *,
     spec: ExportSpec,
     job: JobRecord,
@@ -154,7 +154,8 @@ def _download_all(
 ) -> list[str]:
     """Download ``records`` in parallel; record each in the ledger as it lands (from this thread);
     return the names whose URL expired. Any other failure is raised once every download ended, so
-    the files that did land are recorded and not fetched again."""
+    the files that did land are recorded and not fetched again. Each file lands on local disk
+    first (resume and locking need one) and is then published to the lake (an upload on S3)."""
     now = datetime.now(UTC)
     expired = [r.name for r in records if r.expires_at is not None and r.expires_at <= now]
     wanted = [r for r in records if r.name not in expired]
@@ -162,15 +163,18 @@ def _download_all(
     if not wanted:
         return expired
 
-    def fetch(record: FileRecord) -> DownloadedFile:
-        return download_to_file(
-            record.url,
-            folder / record.name,
-            vendor=spec.vendor,
-            policy=client.download_policy,
-            lock_dir=lake.root_path() / "locks",
-            headers=client.download_headers(record.url),
-        )
+    def fetch(record: FileRecord) -> tuple[DownloadedFile, LakeLocation]:
+        location = _raw_file(lake, spec, job, record)
+        with lake.writing(location) as local:
+            got = download_to_file(
+                record.url,
+                local,
+                vendor=spec.vendor,
+                policy=client.download_policy,
+                lock_dir=lake.lock_dir(),
+                headers=client.download_headers(record.url),
+            )
+        return got, location
 
     with ThreadPoolExecutor(
         max_workers=min(DOWNLOAD_PARALLELISM, len(wanted)), thread_name_prefix="download"
@@ -179,7 +183,7 @@ def _download_all(
         for future in as_completed(futures):
             record = futures[future]
             try:
-                got = future.result()
+                got, location = future.result()
             except ExpiredUrlError:
                 expired.append(record.name)
                 continue
@@ -187,7 +191,7 @@ def _download_all(
                 failures.append(exc)
                 continue
             ledger.record_download(
-                job.id, record.index, local_path=str(got.path), size=got.bytes, sha256=got.sha256
+                job.id, record.index, local_path=str(location), size=got.bytes, sha256=got.sha256
             )
     if failures:
         raise failures[0]
@@ -195,11 +199,19 @@ def _download_all(
 
 
 def normalize_job(
-    job: JobRecord, *, spec: ExportSpec, lake: LakeResource, form: str | None = None
-) -> tuple[ParquetWriteResult, Path]:
-    """Every raw file of ``job`` → the partition's Parquet file (replaced atomically); with
-    ``form``, that further table of the export (``VendorAdapter.output_forms``) instead."""
-    missing = [f.name for f in job.files if not f.local_path or not Path(f.local_path).exists()]
+    job: JobRecord,
+    *,
+    spec: ExportSpec,
+    lake: LakeResource,
+    dest: Path,
+    form: str | None = None,
+) -> ParquetWriteResult:
+    """Every raw file of ``job`` → the Parquet file ``dest`` (written atomically; the caller
+    publishes it to the lake once it passed its check); with ``form``, that further table of the
+    export (``VendorAdapter.output_forms``). Raw files are read from the lake, one at a time: from
+    S3 each is fetched to scratch space just before it is parsed."""
+    raw = {f.name: _raw_file(lake, spec, job, f) for f in job.files}
+    missing = [f.name for f in job.files if not f.local_path or not raw[f.name].exists()]
     if missing:
         raise StepFailed(
             f"raw files of ledger job {job.id} are missing ({', '.join(missing[:5])}); "
@@ -216,14 +228,13 @@ def normalize_job(
         ingested_at=datetime.now(UTC),
     )
 
-    def sources() -> Iterator[tuple[str, Iterator[pa.RecordBatch]]]:
+    def sources() -> Generator[tuple[str, Iterator[pa.RecordBatch]]]:
         for f in job.files:
-            assert f.local_path is not None
-            yield f.name, normalizer.batches(Path(f.local_path), BATCH_ROWS)
+            with lake.reading(raw[f.name]) as local:
+                yield f.name, normalizer.batches(local, BATCH_ROWS)
 
-    dest = (
-        lake.table_path(spec.vendor, spec.name, job.partition_key)
-        if form is None
-        else lake.form_path(spec.vendor, spec.name, job.partition_key, form)
-    )
-    return write_parquet(dest, normalizer.schema, sources(), lineage), dest
+    feed = sources()
+    try:
+        return write_parquet(dest, normalizer.schema, feed, lineage)
+    finally:
+        feed.close()  # a failed write leaves no raw file fetched to scratch behind
