@@ -45,6 +45,7 @@ from export_pipelines.sandbox.connhex.request import ExportRequest, parse_export
 
 VENDOR = "connhex"
 _TICK_SECONDS = 0.02
+_IDLE_SECONDS = 1.0
 _WRITERS = 2
 
 
@@ -315,11 +316,21 @@ class ConnhexSimulator:
         export.updated_at = job.completed_at
         job.finished.set()
 
+    def _busy(self) -> bool:
+        """Whether a job may move or a run may come due (else the scheduler idles)."""
+        return any(
+            export.request.type == "recurring"
+            or any(job.status not in TERMINAL_STATUSES for job in export.jobs)
+            for export in self._exports.values()
+        )
+
     def _schedule(self) -> None:
         while not self._closing.is_set():
             with self._lock:
                 self._tick()
-            self._wake.wait(_TICK_SECONDS)
+                busy = self._busy()
+            # Idle sandboxes (most tests mount every vendor) cost nothing; a create wakes it.
+            self._wake.wait(_TICK_SECONDS if busy else _IDLE_SECONDS)
             self._wake.clear()
 
     def close(self) -> None:
