@@ -2,7 +2,9 @@
 
 - ``raw/<vendor>/<export>/<partition>/job-<ledger id>/<file>``: every file a vendor job produced,
   kept as downloaded, so a partition can be normalized again without a new vendor export;
-- ``lake/<vendor>/<export>/<partition>/data.parquet``: the normalized table of a partition.
+- ``lake/<vendor>/<export>/<partition>/data.parquet``: the normalized table of a partition;
+- ``lake/analytics/<vendor>/<name>/<partition>/data.parquet``: an analytics asset's result for a
+  partition, computed from the export tables above.
 """
 
 from pathlib import Path
@@ -31,3 +33,14 @@ class LakeResource(dg.ConfigurableResource):
 
     def table_path(self, vendor: str, export: str, partition: str) -> Path:
         return self.root_path() / "lake" / vendor / export / _safe(partition) / "data.parquet"
+
+    def analytics_path(self, vendor: str, name: str, partition: str) -> Path:
+        return (
+            self.root_path()
+            / "lake"
+            / "analytics"
+            / vendor
+            / _safe(name)
+            / _safe(partition)
+            / "data.parquet"
+        )
