@@ -24,8 +24,3 @@ def monthly(start: str = CATALOG_START, end: str | None = None) -> dg.MonthlyPar
 
 #: Same grain: partition P of the analytics reads partition P of the export.
 SAME_WINDOW = dg.TimeWindowPartitionMapping()
-#: The analytics partition and the one before it (a month-over-month change); the first partition
-#: has no previous one.
-WITH_PREVIOUS = dg.TimeWindowPartitionMapping(
-    start_offset=-1, allow_nonexistent_upstream_partitions=True
-)
