@@ -150,7 +150,11 @@ def analytics_targets(
             for job in jobs:
                 if (job.vendor, job.export) != (upstream.vendor, upstream.export):
                     continue
-                if job.state is not JobState.INGESTED or parent is None:
+                if (
+                    job.state is not JobState.INGESTED
+                    or parent is None
+                    or child.partitions_def is None
+                ):
                     continue
                 fed = mapping.get_downstream_partitions_for_partitions(
                     parent.subset_with_partition_keys([job.partition_key]),
