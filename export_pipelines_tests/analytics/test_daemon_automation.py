@@ -21,7 +21,7 @@ from export_pipelines_tests.pipeline.conftest import PROJECT, Project
 from export_pipelines_tests.pipeline.helpers import failure_messages, materialize
 
 DAY = "2024-03-05"
-TIMEOUT_SECONDS = 420
+TIMEOUT_SECONDS = 600
 
 
 def _analytics_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
