@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from export_pipelines.analytics.assets import compute_partition
+from export_pipelines.analytics.metadata import png_bytes
 from export_pipelines.analytics.vendors import hellodata, hienergy
 from export_pipelines.lake import LakeResource
 from export_pipelines_tests.analytics.lake_tables import write_table
@@ -128,6 +129,9 @@ def test_hienergy_league_ranks_advertisers_by_commission_within_currency(
     assert inputs.tables["clicks_daily"].found == ("2024-03-04", "2024-03-05")
     assert len(inputs.tables["clicks_daily"].missing) == 29
     assert spec.check(inputs, computed) == []
+    assert spec.chart is not None
+    figure = spec.chart(computed.frame)
+    assert figure is not None and png_bytes(figure).startswith(b"\x89PNG")
 
 
 def test_hienergy_check_fails_when_shares_or_ranks_break(lake: LakeResource) -> None:
@@ -205,6 +209,9 @@ def test_hellodata_rent_by_market_month_over_month(lake: LakeResource) -> None:
     )
     assert figures["units"] == 1870
     assert spec.check(inputs, computed) == []
+    assert spec.chart is not None
+    figure = spec.chart(computed.frame)
+    assert figure is not None and png_bytes(figure).startswith(b"\x89PNG")
 
 
 def test_hellodata_check_fails_on_a_negative_concession(lake: LakeResource) -> None:
