@@ -43,7 +43,7 @@ def render(definitions: dg.Definitions) -> dict[str, Any]:
             "deps": sorted(dep.to_user_string() for dep in node.parent_keys),
             "group": node.group_name,
             "kinds": sorted(node.kinds),
-            "pool": node.pools and sorted(node.pools),
+            "pool": sorted(node.pools) or None,
             "partitions": _partitions(node.partitions_def),
         }
     checks = sorted(

@@ -4,7 +4,9 @@ Each export's request asset is materialized in this process against the real ins
 launch would be), for a few partitions from a fixed date so the data is the same on every machine;
 the daemon's status sensor then sees each vendor job finish and launches the raw+table runs, exactly
 as in production. The demo waits for the ledger to show every job ingested (or a run to fail),
-prints the summary, and stops what it started.
+then for the daemon's automation sensor to bring every analytics partition those exports feed up to
+date (the demo launches no analytics itself), prints the summary and the analytics' headline
+figures, and stops what it started.
 """
 
 import contextlib
@@ -20,8 +22,10 @@ from pathlib import Path
 import dagster as dg
 
 from export_pipelines import settings
+from export_pipelines.analytics.automation import SENSOR_NAME as AUTOMATION_SENSOR
+from export_pipelines.analytics.registry import SPECS as ANALYTICS
 from export_pipelines.demo import processes
-from export_pipelines.demo.summary import print_summary
+from export_pipelines.demo.summary import AnalyticsFigures, print_analytics, print_summary
 from export_pipelines.demo.verify import lake_problems
 from export_pipelines.ledger import JobRecord, JobState, Ledger
 from export_pipelines.ledger.store import default_ledger_url
@@ -42,6 +46,9 @@ SANDBOX_ARGS = [
 ]
 #: The in-process request runs log to the instance; the terminal shows only warnings.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: The automation ticks every few seconds; each analytics run is one small process.
+ANALYTICS_TIMEOUT_SECONDS = 300.0
+AUTOMATION_TAG = "dagster/from_automation_condition"
 _FINAL = (JobState.INGESTED, JobState.FAILED, JobState.TIMED_OUT, JobState.SUPERSEDED)
 
 
@@ -146,6 +153,99 @@ def _wait(
         time.sleep(1.0)
 
 
+def analytics_targets(
+    definitions: dg.Definitions, jobs: list[JobRecord]
+) -> dict[dg.AssetKey, dict[str, list[tuple[dg.AssetKey, str]]]]:
+    """Each analytics partition the ingested export partitions feed, with the export partitions
+    feeding it (by the assets' own partition mappings)."""
+    graph = definitions.resolve_asset_graph()
+    targets: dict[dg.AssetKey, dict[str, list[tuple[dg.AssetKey, str]]]] = {}
+    for spec in ANALYTICS:
+        child = graph.get(spec.key)
+        for upstream in spec.upstreams:
+            parent = graph.get(upstream.key).partitions_def
+            mapping = graph.get_partition_mapping(spec.key, upstream.key)
+            for job in jobs:
+                if (job.vendor, job.export) != (upstream.vendor, upstream.export):
+                    continue
+                if (
+                    job.state is not JobState.INGESTED
+                    or parent is None
+                    or child.partitions_def is None
+                ):
+                    continue
+                fed = mapping.get_downstream_partitions_for_partitions(
+                    parent.subset_with_partition_keys([job.partition_key]),
+                    parent,
+                    child.partitions_def,
+                )
+                for partition in fed.get_partition_keys():
+                    feeding = targets.setdefault(spec.key, {}).setdefault(partition, [])
+                    feeding.append((upstream.key, job.partition_key))
+    return targets
+
+
+def _latest(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str
+) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def _analytics_runs_active(instance: dg.DagsterInstance) -> bool:
+    active = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={"dagster/sensor_name": AUTOMATION_SENSOR},
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    return bool(active)
+
+
+def wait_for_analytics(
+    instance: dg.DagsterInstance,
+    targets: dict[dg.AssetKey, dict[str, list[tuple[dg.AssetKey, str]]]],
+    timeout: float,
+    daemon: subprocess.Popen[bytes],
+) -> tuple[list[AnalyticsFigures], list[str]]:
+    """Wait until every analytics partition was materialized by the automation after the last of
+    the export partitions feeding it landed; its figures, or what is still missing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        figures, stale = [], []
+        for key, partitions in sorted(targets.items(), key=lambda kv: kv[0].to_user_string()):
+            for partition, feeding in sorted(partitions.items()):
+                landed = [_latest(instance, k, p) for k, p in feeding]
+                newest = max((r.storage_id for r in landed if r is not None), default=0)
+                record = _latest(instance, key, partition)
+                run = instance.get_run_by_id(record.run_id) if record else None
+                label = f"{key.to_user_string()}[{partition}]"
+                if record is None or record.storage_id < newest or run is None:
+                    stale.append(f"{label} not materialized since its exports landed")
+                elif run.tags.get(AUTOMATION_TAG) != "true":
+                    stale.append(
+                        f"{label} was materialized by run {run.run_id[:8]}, not the automation"
+                    )
+                else:
+                    assert record.asset_materialization is not None
+                    figures.append(AnalyticsFigures(label, record.asset_materialization.metadata))
+        if not stale and not _analytics_runs_active(instance):
+            return figures, []
+        if daemon.poll() is not None:
+            return figures, [f"the daemon exited with {daemon.returncode}; see its log", *stale]
+        if time.monotonic() > deadline:
+            return figures, [f"after {timeout:.0f}s: {problem}" for problem in stale]
+        time.sleep(1.0)
+
+
 def run_demo(timeout_seconds: float = 600.0) -> int:
     root = _project_root()
     home = _fresh_home(root)
@@ -200,8 +300,18 @@ def run_demo(timeout_seconds: float = 600.0) -> int:
             job_ids = [j.id for j in ledger.jobs() if j.state is not JobState.SUPERSEDED]
             print("demo: waiting for the status sensor to launch the downloads …")
             problems += list(_wait(ledger, instance, job_ids, timeout_seconds, daemon))
+            targets = analytics_targets(definitions, [ledger.get(job_id) for job_id in job_ids])
+            print(
+                f"demo: waiting for the automation to update {sum(map(len, targets.values()))} "
+                "analytics partition(s) …"
+            )
+            analytics, stale = wait_for_analytics(
+                instance, targets, ANALYTICS_TIMEOUT_SECONDS, daemon
+            )
+            problems += stale
         jobs = [ledger.get(job_id) for job_id in job_ids]
         print_summary(jobs, data)
+        print_analytics(analytics)
         problems += lake_problems(jobs, data, vendor_env[processes.SANDBOX_URL])
     if not jobs:
         problems.append("the catalog holds no exports")

@@ -1,6 +1,12 @@
-"""The demo's closing table: one line per vendor job."""
+"""The demo's closing tables: one line per vendor job, then each analytics partition's headline
+figures (the numbers its materialization carries, as the UI plots them)."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import dagster as dg
 
 from export_pipelines.ledger import JobRecord
 
@@ -39,3 +45,33 @@ def print_summary(jobs: list[JobRecord], data: Path) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+@dataclass(frozen=True)
+class AnalyticsFigures:
+    label: str
+    metadata: Mapping[str, Any]
+
+    def headline(self) -> list[tuple[str, float]]:
+        """The numeric figures, without Dagster's own and the bookkeeping counts."""
+        return [
+            (name, value.value)
+            for name, value in self.metadata.items()
+            if isinstance(value, dg.FloatMetadataValue) and value.value is not None
+        ]
+
+
+def _figure(value: float) -> str:
+    if value == int(value) and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.2f}"
+
+
+def print_analytics(figures: list[AnalyticsFigures]) -> None:
+    if not figures:
+        return
+    print("analytics (materialized by the automation):")
+    for item in figures:
+        rows = item.metadata.get("dagster/row_count")
+        shown = ", ".join(f"{name} {_figure(value)}" for name, value in item.headline())
+        print(f"  {item.label}: {rows.value if rows else '?'} rows; {shown}")

@@ -3,7 +3,9 @@
 - ``raw/<vendor>/<export>/<partition>/job-<ledger id>/<file>``: every file a vendor job produced,
   kept as downloaded, so a partition can be normalized again without a new vendor export;
 - ``lake/<vendor>/<export>/<partition>/data.parquet``: the normalized table of a partition;
-- ``lake/<vendor>/<export>/<partition>/<form>.parquet``: a further form of it (Connhex's wide).
+- ``lake/<vendor>/<export>/<partition>/<form>.parquet``: a further form of it (Connhex's wide);
+- ``lake/analytics/<vendor>/<name>/<partition>/data.parquet``: an analytics asset's result for a
+  partition, computed from the export tables above.
 """
 
 
@@ -23,3 +25,7 @@ def table_key(vendor: str, export: str, partition: str) -> str:
 
 def form_key(vendor: str, export: str, partition: str, form: str) -> str:
     return f"lake/{vendor}/{export}/{safe(partition)}/{safe(form)}.parquet"
+
+
+def analytics_key(vendor: str, name: str, partition: str) -> str:
+    return f"lake/analytics/{vendor}/{safe(name)}/{safe(partition)}/data.parquet"

@@ -84,6 +84,10 @@ class LakeResource(dg.ConfigurableResource):
     def table(self, vendor: str, export: str, partition: str) -> LakeLocation:
         return self.location(layout.table_key(vendor, export, partition))
 
+    def analytics(self, vendor: str, name: str, partition: str) -> LakeLocation:
+        """An analytics asset's result for a partition, computed from the export tables."""
+        return self.location(layout.analytics_key(vendor, name, partition))
+
     def form(self, vendor: str, export: str, partition: str, form: str) -> LakeLocation:
         """A further form of a partition's table (Connhex's wide), beside ``data.parquet``."""
         return self.location(layout.form_key(vendor, export, partition, form))

@@ -49,7 +49,8 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
         } <= keys
     assert {s["name"] for s in defs["sensors"]} == {
         f"{vendor}_export_status" for vendor in ("enterpret", "hienergy", "rebilly", "hellodata")
-    }
+    } | {"analytics_automation"}
+    assert "analytics/rebilly/daily_revenue" in keys
     assert {r["name"] for r in defs["resources"]} == {
         "enterpret",
         "hienergy",

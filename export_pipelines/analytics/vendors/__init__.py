@@ -1,0 +1,1 @@
+"""One module per vendor's analytics, each exporting ``SPECS``."""
