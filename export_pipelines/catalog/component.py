@@ -20,6 +20,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from export_pipelines import settings
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.assets import build_export_assets
+from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.pipeline.spec import Cadence, ExportSpec
 from export_pipelines.recurrence import RecurrenceSpec, build_recurrence_definitions
@@ -229,6 +230,17 @@ class VendorConnection(dg.Component, dg.Model, dg.Resolvable):
     job_deadline_seconds: float = Field(
         default=6 * 60 * 60, gt=0, description="A job not done after this is marked timed out."
     )
+    poll_concurrency: int = Field(
+        default=DEFAULT_POLL_CONCURRENCY,
+        ge=1,
+        le=64,
+        description="Status polls a sensor tick makes at once.",
+    )
+    polls_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="The most status polls a tick starts per second (the vendor's rate limit).",
+    )
     sensor_running: bool = Field(default=True, description="Start the status sensor running.")
 
     @field_validator("vendor")
@@ -248,5 +260,7 @@ class VendorConnection(dg.Component, dg.Model, dg.Resolvable):
             minimum_interval_seconds=self.poll_every_seconds,
             time_budget_seconds=self.poll_budget_seconds,
             running_by_default=self.sensor_running,
+            poll_concurrency=self.poll_concurrency,
+            polls_per_second=self.polls_per_second,
         )
         return dg.Definitions(resources={self.vendor: resource}, sensors=[sensor])

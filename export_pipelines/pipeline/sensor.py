@@ -1,8 +1,9 @@
 """The per-vendor status sensor: polls in-flight jobs, launches download+normalize on completion.
 
 Modelled on Dagster's own remote-job sensors (dbt Cloud): a time budget well under the daemon's
-60-second tick limit, a backlog worked off fairly across ticks (least recently polled first, kept in
-the ledger rather than in a cursor, so an unreadable or lost cursor loses nothing), one failing job
+60-second tick limit, polls made concurrently and paced (``polling.py``), a backlog worked off fairly
+across ticks (least recently polled first, kept in the ledger rather than in a cursor, so an
+unreadable or lost cursor loses nothing), one failing job
 never blocking the others (whatever it raises is logged for that job and the tick goes on), and a
 run key per ledger job and attempt so a completion launches exactly one run however many ticks see
 it. A raw+table run that failed (or died, and was marked failed by run monitoring) is launched
@@ -23,9 +24,10 @@ import dagster as dg
 
 from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys
+from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY, Answer, poll_backlog
 from export_pipelines.pipeline.steps import apply_status, deadline_message, past_deadline
 from export_pipelines.vendors import adapter_for
-from export_pipelines.vendors.base import Completion, VendorClient, VendorResource
+from export_pipelines.vendors.base import Completion, RemoteState, RemoteStatus, VendorResource
 
 #: A job left ``completed`` this long without a download run (a crash between the tick that saw it
 #: finish and the launch) is requested again; the run key makes that a no-op if it did launch.
@@ -122,28 +124,19 @@ def _recover_ingests(
         yield ingest_run_request(job, following, export_forms(context, job))
 
 
-def _poll(
-    context: dg.SensorEvaluationContext,
-    ledger: Ledger,
-    client: VendorClient,
-    resource: VendorResource,
-    job: JobRecord,
-    now: datetime,
-) -> JobRecord | None:
-    """Poll one job and record the answer; the job as it now stands, None if it timed out."""
-    vendor = job.vendor
-    if past_deadline(job, resource, now):
-        ledger.mark_timed_out(job.id, deadline_message(resource, Completion.POLL))
-        context.log.warning(f"{vendor} job {job.vendor_job_id} timed out")
-        return None
-    assert job.vendor_job_id is not None
-    status = client.status(job.vendor_job_id)
-    if status.progress is not None:
-        ready, total = status.progress
-        context.log.info(f"{vendor} job {job.vendor_job_id}: {ready}/{total} parts")
+#: Polls of still-running jobs are written to the ledger in batches of this many (one commit each).
+POLL_BATCH = 200
+
+
+def _record_answer(
+    context: dg.SensorEvaluationContext, ledger: Ledger, answer: Answer
+) -> JobRecord:
+    """Record a finished (completed or failed) job's poll in the ledger; the job as it now stands."""
+    job, status = answer.job, answer.status
+    assert status is not None
     job = apply_status(ledger, job, status)
     if job.state is JobState.FAILED:
-        context.log.warning(f"{vendor} job {job.vendor_job_id} failed: {job.error}")
+        context.log.warning(f"{job.vendor} job {job.vendor_job_id} failed: {job.error}")
     return job
 
 
@@ -190,6 +183,8 @@ def build_status_sensor(
     time_budget_seconds: float = 20.0,
     running_by_default: bool = True,
     max_ingest_attempts: int = MAX_INGEST_ATTEMPTS,
+    poll_concurrency: int = DEFAULT_POLL_CONCURRENCY,
+    polls_per_second: float | None = None,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name=keys.status_sensor_name(vendor),
@@ -200,7 +195,9 @@ def build_status_sensor(
             if adapter_for(vendor).completion is Completion.CALLBACK
             else f"Polls {vendor}'s in-flight export jobs (from the export ledger) and launches "
             f"the raw+table run of each job that completes (again after a failed run, up to "
-            f"{max_ingest_attempts} runs). Budget {time_budget_seconds:.0f}s a tick."
+            f"{max_ingest_attempts} runs). Budget {time_budget_seconds:.0f}s a tick, "
+            f"{poll_concurrency} polls at once"
+            + (f", at most {polls_per_second:g} a second." if polls_per_second else ".")
         ),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING
@@ -220,29 +217,58 @@ def build_status_sensor(
             return
         polled = finished = broken = 0
         backlog = ledger.in_flight(vendor)
+        due = []
+        for job in backlog:
+            if past_deadline(job, resource, now):
+                ledger.mark_timed_out(job.id, deadline_message(resource, Completion.POLL))
+                context.log.warning(f"{vendor} job {job.vendor_job_id} timed out")
+            else:
+                due.append(job)
         client = resource.client()
+
+        def ask(job: JobRecord) -> RemoteStatus:
+            assert job.vendor_job_id is not None
+            return client.status(job.vendor_job_id)
+
         try:
-            for job in backlog:
-                if time.monotonic() > budget_ends:
-                    break
-                try:
-                    polled_job = _poll(context, ledger, client, resource, job, now)
-                except Exception as exc:  # one job's bad answer must not end the tick
+            answers = poll_backlog(
+                due,
+                ask,
+                concurrency=poll_concurrency,
+                per_second=polls_per_second,
+                budget_ends=budget_ends,
+            )
+            running: list[tuple[int, tuple[int, int] | None]] = []
+            for answer in answers:
+                if answer.error is not None:
                     broken += 1
                     context.log.error(
-                        f"polling {vendor} job {job.vendor_job_id} (ledger job {job.id}) failed: "
-                        f"{type(exc).__name__}: {exc}"
+                        f"polling {vendor} job {answer.job.vendor_job_id} (ledger job "
+                        f"{answer.job.id}) failed: {type(answer.error).__name__}: {answer.error}"
                     )
                     continue
-                if polled_job is None:
-                    continue  # past its deadline: timed out, not polled
                 polled += 1
+                status = answer.status
+                assert status is not None
+                if status.progress is not None:
+                    ready, total = status.progress
+                    context.log.info(
+                        f"{vendor} job {answer.job.vendor_job_id}: {ready}/{total} parts"
+                    )
+                if status.state is RemoteState.RUNNING:
+                    running.append((answer.job.id, status.progress))
+                    if len(running) >= POLL_BATCH:
+                        ledger.record_polls(running)
+                        running = []
+                    continue
+                polled_job = _record_answer(context, ledger, answer)
                 if polled_job.state is JobState.COMPLETED:
                     finished += 1
                     ledger.record_ingest_attempt(polled_job.id, 1, "ingest run 1 requested")
                     requests.append(
                         ingest_run_request(polled_job, 1, export_forms(context, polled_job))
                     )
+            ledger.record_polls(running)
         finally:
             client.close()
         failed = f"; {broken} failed to poll (see the log)" if broken else ""

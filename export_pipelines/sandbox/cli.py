@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from export_pipelines.sandbox import registry
 from export_pipelines.sandbox.config import SandboxConfig
+from export_pipelines.sandbox.faults import FaultSpec
 from export_pipelines.sandbox.server import serve
 from export_pipelines.sandbox.vendor import ServeFlag
 from export_pipelines.settings import (
@@ -104,6 +106,22 @@ def vendor_sections(
     default=None,
     help="Where generated files go (default: a temporary directory removed on exit).",
 )
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="JSON",
+    help="Arm a fault at start, as POST /_sandbox/faults takes it (repeatable), e.g. "
+    '\'{"vendor": "rebilly", "route": "export", "status": 503, "probability": 0.1, '
+    '"times": 1000000}\'.',
+)
+@click.option(
+    "--fault-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed deciding which requests a fault with a probability hits.",
+)
 @_with_vendor_flags
 def serve_command(
     host: str,
@@ -111,13 +129,21 @@ def serve_command(
     seed: int | None,
     completion_delay: float | None,
     work_dir: Path | None,
+    faults: tuple[str, ...],
+    fault_seed: int,
     **vendor_flags: Any,
 ) -> None:
     """Serve every simulated vendor until interrupted (SIGINT or SIGTERM)."""
+    try:
+        specs = tuple(FaultSpec.model_validate_json(text) for text in faults)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
     config = SandboxConfig(
         host=host,
         port=port,
         work_dir=work_dir,
         vendors=vendor_sections(seed, completion_delay, vendor_flags),
+        faults=specs,
+        fault_seed=fault_seed,
     )
     serve(config, announce=_announce)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from export_pipelines.sandbox.enterpret.config import EnterpretSandboxConfig
+from export_pipelines.sandbox.faults import FaultSpec
 from export_pipelines.sandbox.vendor import DEFAULT_SEED, SandboxVendor, VendorConfig
 from export_pipelines.settings import SANDBOX_DEFAULT_HOST, SANDBOX_DEFAULT_PORT
 
@@ -31,6 +32,11 @@ class SandboxConfig(BaseModel):
     work_dir: Path | None = None
     #: Vendor name → its section; filled from the keyword arguments named after vendors.
     vendors: dict[str, VendorConfig] = Field(default_factory=dict)
+    #: Faults armed when the sandbox starts (``serve --fault``), e.g. a 503 on 5 % of every status
+    #: poll for a whole run: ``FaultSpec(vendor=…, route=…, status=503, probability=0.05, times=…)``.
+    faults: tuple[FaultSpec, ...] = ()
+    #: Seed of the generator that decides which requests a fault with a ``probability`` hits.
+    fault_seed: int = 0
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,12 @@ A fault is armed for one vendor route (``submit``, ``fetch``, ``file``…) and f
 answer an error status instead of the real answer (``status``, with ``Retry-After`` when given: a
 throttle, an outage, or a 403 as if a signed URL had expired), or, on download routes, send the
 first ``cut_after_bytes`` bytes of the file and drop the connection (``cut_after_bytes``), which a
-client must see as an incomplete body and resume with ``Range``.
+client must see as an incomplete body and resume with ``Range``. On any route it can also drop the
+connection before a byte of the body (``drop_connection``: a reset as the client sees it), send the
+real answer slowly (``drip_bytes_per_second``: a vendor answering byte by byte), or add headers to
+its error answer (``headers``: the rate-limit headers of vendors that do not send ``Retry-After``).
+A fault fires on every matching request until ``times`` are used, or, with ``probability``, on
+each matching request with that chance (from a seeded generator, so a run can be repeated).
 
 Faults fire before authentication and validation, as a proxy or load balancer in front of the
 vendor would; unless ``after_processing`` is set: then the vendor handles the request for real
@@ -18,12 +23,14 @@ Every vendor's routes apply faults the same way, through ``with_fault``.
 
 import asyncio
 import itertools
+import random
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 
 
 class FaultSpec(BaseModel):
@@ -43,15 +50,45 @@ class FaultSpec(BaseModel):
     body: str | None = None
     #: Run the real handler first, then delay and/or answer ``status`` instead of its answer.
     after_processing: bool = False
+    #: Extra headers of the error answer, e.g. ``{"X-RateLimit-Reset": "1767225600"}``.
+    headers: dict[str, str] | None = None
+    #: Answer nothing: the status line and headers go out, then the connection is dropped.
+    drop_connection: bool = False
+    #: Send the real answer at this many bytes a second (a vendor that answers byte by byte).
+    drip_bytes_per_second: float | None = Field(default=None, gt=0)
+    #: Fire on each matching request with this chance instead of on the next ``times`` ones.
+    probability: float | None = Field(default=None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> "FaultSpec":
-        if self.status is None and self.delay_seconds is None and self.cut_after_bytes is None:
-            raise ValueError("a fault needs at least one of status, delay_seconds, cut_after_bytes")
-        if self.status is not None and self.cut_after_bytes is not None:
-            raise ValueError("status and cut_after_bytes exclude each other")
-        if self.status is None and (self.retry_after is not None or self.body is not None):
-            raise ValueError("retry_after and body only go with status")
+        effects = (
+            self.status,
+            self.delay_seconds,
+            self.cut_after_bytes,
+            self.drip_bytes_per_second,
+            True if self.drop_connection else None,
+        )
+        if all(effect is None for effect in effects):
+            raise ValueError(
+                "a fault needs at least one of status, delay_seconds, cut_after_bytes, "
+                "drop_connection, drip_bytes_per_second"
+            )
+        answers = [
+            name
+            for name, on in (
+                ("status", self.status is not None),
+                ("cut_after_bytes", self.cut_after_bytes is not None),
+                ("drop_connection", self.drop_connection),
+                ("drip_bytes_per_second", self.drip_bytes_per_second is not None),
+            )
+            if on
+        ]
+        if len(answers) > 1:
+            raise ValueError(f"{' and '.join(answers)} exclude each other")
+        if self.status is None and (
+            self.retry_after is not None or self.body is not None or self.headers
+        ):
+            raise ValueError("retry_after, headers and body only go with status")
         if self.after_processing and self.cut_after_bytes is not None:
             raise ValueError(
                 "after_processing and cut_after_bytes exclude each other (a cut is always "
@@ -74,6 +111,11 @@ class Fault:
     cut_after_bytes: int | None = None
     body: str | None = None
     after_processing: bool = False
+    headers: dict[str, str] | None = None
+    drop_connection: bool = False
+    drip_bytes_per_second: float | None = None
+    probability: float | None = None
+    fired: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -94,11 +136,12 @@ class VendorRoutes:
 class FaultRegistry:
     """Armed faults of every vendor; thread-safe (tests arm them, the server's thread fires them)."""
 
-    def __init__(self, vendors: Mapping[str, VendorRoutes] | None = None) -> None:
+    def __init__(self, vendors: Mapping[str, VendorRoutes] | None = None, seed: int = 0) -> None:
         self._vendors = dict(vendors or {})
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._chance = random.Random(seed)
 
     def register(self, vendor: str, routes: VendorRoutes) -> None:
         """Make a vendor's routes addressable; each vendor sub-package registers its own."""
@@ -129,6 +172,10 @@ class FaultRegistry:
                 cut_after_bytes=spec.cut_after_bytes,
                 body=spec.body,
                 after_processing=spec.after_processing,
+                headers=dict(spec.headers) if spec.headers else None,
+                drop_connection=spec.drop_connection,
+                drip_bytes_per_second=spec.drip_bytes_per_second,
+                probability=spec.probability,
             )
             self._faults.append(fault)
             return fault
@@ -137,11 +184,15 @@ class FaultRegistry:
         """The fault that fires on this request, if any, consuming one of its ``times``."""
         with self._lock:
             for fault in self._faults:
-                if fault.vendor == vendor and fault.route == route:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
+                if fault.vendor != vendor or fault.route != route:
+                    continue
+                if fault.probability is not None and self._chance.random() >= fault.probability:
+                    continue
+                fault.remaining -= 1
+                fault.fired += 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
         return None
 
     def clear(self) -> None:
@@ -177,17 +228,68 @@ async def with_fault(fault: Fault | None, handle: Callable[[], Awaitable[Respons
         if fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
         injected = _status_answer(fault)
-        return real if injected is None else injected
+        return _shaped(fault, real) if injected is None else injected
     injected = await fault_response(fault)
     if injected is not None:
         return injected
-    return await handle()
+    real = await handle()
+    return real if fault is None else _shaped(fault, real)
+
+
+def _shaped(fault: Fault, real: Response) -> Response:
+    """The real answer as the fault delivers it: whole, dropped, or dripped."""
+    if fault.drop_connection:
+        return _Shaped(real, bytes_per_second=None)
+    if fault.drip_bytes_per_second is not None:
+        return _Shaped(real, bytes_per_second=fault.drip_bytes_per_second)
+    return real
+
+
+class _Shaped(Response):
+    """Wraps a response: drop the connection after the headers, or send the body slowly.
+
+    Dropping swallows every body message, so the response never completes and uvicorn closes the
+    socket (the client sees the peer close mid-answer). Dripping splits each body message into
+    small pieces sent a tenth of a second apart.
+    """
+
+    def __init__(self, inner: Response, *, bytes_per_second: float | None) -> None:
+        self.inner = inner
+        self.bytes_per_second = bytes_per_second
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rate = self.bytes_per_second
+
+        async def shaping_send(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            if rate is None:
+                return
+            body: bytes = message.get("body", b"")
+            step = max(1, int(rate / 10))
+            for start in range(0, len(body), step):
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body[start : start + step],
+                        "more_body": True,
+                    }
+                )
+                await asyncio.sleep(step / rate)
+            if not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.inner(scope, receive, shaping_send)
 
 
 def _status_answer(fault: Fault) -> Response | None:
     if fault.status is None:
         return None
-    headers = {} if fault.retry_after is None else {"Retry-After": _retry_after(fault.retry_after)}
+    headers = dict(fault.headers or {})
+    if fault.retry_after is not None:
+        headers["Retry-After"] = _retry_after(fault.retry_after)
     if fault.body is not None:
         return Response(fault.body, status_code=fault.status, headers=headers)
     return JSONResponse(

@@ -32,7 +32,7 @@ class Sandbox:
         else:
             self.work_dir = self.config.work_dir
             self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.faults = FaultRegistry()
+        self.faults = FaultRegistry(seed=self.config.fault_seed)
         self.signer = UrlSigner()
         self.vendors: dict[str, VendorMount[Any]] = {}
         self._closed = False
@@ -40,6 +40,8 @@ class Sandbox:
             for vendor in registry.VENDORS:
                 context = MountContext(self.work_dir / vendor.name, self.faults, self.signer)
                 self._add(vendor.mount(self.config.vendor_config(vendor), context))
+            for spec in self.config.faults:
+                self.faults.add(spec)
         except BaseException:
             self.close()
             raise

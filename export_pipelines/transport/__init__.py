@@ -20,11 +20,12 @@ from export_pipelines.transport.errors import (
     VendorUnavailable,
 )
 from export_pipelines.transport.guard import DEFAULT_MAX_DOWNLOAD_BYTES, DownloadPolicy
-from export_pipelines.transport.http import VendorHttp
+from export_pipelines.transport.http import AnswerLimits, VendorHttp
 from export_pipelines.transport.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "AnswerLimits",
     "AuthenticationError",
     "DownloadPolicy",
     "DownloadRefused",

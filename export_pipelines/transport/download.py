@@ -106,6 +106,32 @@ def _exclusive(lock_dir: Path, dest: Path) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
+class _Stalled(httpx.ReadTimeout):
+    """The body arrives, but too slowly to ever finish: handled as a broken connection."""
+
+
+class _Pace:
+    """Bytes received per window of ``stall_seconds``; too few in a whole window is a stall."""
+
+    def __init__(self, min_bytes_per_second: float, stall_seconds: float) -> None:
+        self.floor = min_bytes_per_second * stall_seconds
+        self.window = stall_seconds
+        self.started = time.monotonic()
+        self.bytes = 0
+
+    def received(self, size: int) -> None:
+        self.bytes += size
+        elapsed = time.monotonic() - self.started
+        if elapsed < self.window:
+            return
+        if self.bytes < self.floor:
+            raise _Stalled(
+                f"stalled: {self.bytes} bytes in {elapsed:.0f} s, below "
+                f"{self.floor / self.window:.0f} bytes/s"
+            )
+        self.started, self.bytes = time.monotonic(), 0
+
+
 class _Again(Exception):
     """Start another attempt at once (after a 416, or a throttle waited out)."""
 
@@ -237,6 +263,7 @@ class _Download:
         # Unbuffered, and chunks as they arrive (no chunker holding up to 64 KiB back): when the
         # connection breaks, every byte received is on disk and counted, and the resume starts
         # right after it.
+        pace = _Pace(self.policy.min_bytes_per_second, self.policy.stall_seconds)
         with self.part.open("ab" if self.have else "wb", buffering=0) as out:
             for chunk in response.iter_bytes():
                 if self.have + len(chunk) > self.policy.max_bytes:
@@ -245,6 +272,7 @@ class _Download:
                 out.write(chunk)
                 self.digest.update(chunk)
                 self.have += len(chunk)
+                pace.received(len(chunk))
             os.fsync(out.fileno())
         if total is not None and self.have != total:
             raise httpx.RemoteProtocolError(f"got {self.have} of {total} bytes")

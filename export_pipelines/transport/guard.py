@@ -21,6 +21,10 @@ from export_pipelines.transport.redact import redact_url
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024**3
 #: Redirects followed per download attempt (each hop re-checked).
 DEFAULT_MAX_REDIRECTS = 5
+#: A download slower than this over a whole ``DEFAULT_STALL_SECONDS`` is treated as broken (and
+#: resumed): a vendor dripping bytes would otherwise hold a run forever, as no single read times out.
+DEFAULT_MIN_BYTES_PER_SECOND = 1024.0
+DEFAULT_STALL_SECONDS = 60.0
 
 _SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -39,6 +43,8 @@ class DownloadPolicy:
     trusted: tuple[str, int] | None = None
     max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
     max_redirects: int = DEFAULT_MAX_REDIRECTS
+    min_bytes_per_second: float = DEFAULT_MIN_BYTES_PER_SECOND
+    stall_seconds: float = DEFAULT_STALL_SECONDS
 
     @classmethod
     def for_base_url(

@@ -3,6 +3,7 @@
 import logging
 import time
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -42,6 +43,29 @@ _UNSENDABLE: dict[type[Exception], str] = {
 _UNSENDABLE_ERRORS: tuple[type[Exception], ...] = tuple(_UNSENDABLE)
 
 _ERROR_BODY_LIMIT = 500
+#: An API answer (JSON) larger than this is refused: a vendor answering a status poll with 64 MiB
+#: is broken or hostile, and reading on would hold it all in memory.
+DEFAULT_MAX_ANSWER_BYTES = 64 * 1024**2
+#: An API answer that takes longer than this in all (a vendor dripping bytes, each read within
+#: the read timeout) is abandoned as if the connection had broken.
+DEFAULT_ANSWER_DEADLINE_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class AnswerLimits:
+    """How much of an API answer is read, and for how long, before it is given up on."""
+
+    max_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    deadline_seconds: float = DEFAULT_ANSWER_DEADLINE_SECONDS
+
+
+class _AnswerTooSlow(httpx.ReadTimeout):
+    """The answer kept arriving, too slowly to finish within the deadline."""
+
+
+class _AnswerTooLarge(Exception):
+    def __init__(self, received: int, status: int) -> None:
+        self.received, self.status = received, status
 
 
 class VendorHttp:
@@ -63,10 +87,12 @@ class VendorHttp:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        limits: AnswerLimits | None = None,
     ) -> None:
         self.vendor = vendor
         self.secrets = secrets
         self.retry = retry or RetryPolicy()
+        self.limits = limits or AnswerLimits()
         if not base_url.startswith(("http://", "https://")):
             raise RequestNotSent(vendor, "the base URL does not start with http:// or https://")
         try:
@@ -108,7 +134,15 @@ class VendorHttp:
         while True:
             attempt += 1
             try:
-                response = self._client.request(method, path, json=json_body, params=params)
+                response = self._send(method, path, json_body, params)
+            except _AnswerTooLarge as exc:
+                raise RequestRejected(
+                    self.vendor,
+                    f"{method} {path} answered more than {self.limits.max_bytes} bytes "
+                    f"(read {exc.received} before stopping); an API answer that large is refused",
+                    status=exc.status,
+                    secrets=self.secrets,
+                ) from None
             except _UNSENDABLE_ERRORS as exc:
                 raise RequestNotSent(
                     self.vendor,
@@ -148,6 +182,42 @@ class VendorHttp:
                     self._pause(delay, f"HTTP {response.status_code}", method, path, attempt)
                     continue
             raise self._error_for(method, path, response, attempt)
+
+    def _send(
+        self, method: str, path: str, json_body: Any, params: Mapping[str, str] | None
+    ) -> httpx.Response:
+        """One exchange, its body read with a size cap and an overall deadline."""
+        request = self._client.build_request(method, path, json=json_body, params=params)
+        deadline = time.monotonic() + self.limits.deadline_seconds
+        streamed = self._client.send(request, stream=True)
+        try:
+            parts: list[bytes] = []
+            received = 0
+            for chunk in streamed.iter_bytes():
+                received += len(chunk)
+                if received > self.limits.max_bytes:
+                    raise _AnswerTooLarge(received, streamed.status_code)
+                if time.monotonic() > deadline:
+                    raise _AnswerTooSlow(
+                        f"the answer was still arriving after {self.limits.deadline_seconds:.0f} s "
+                        f"({received} bytes)"
+                    )
+                parts.append(chunk)
+        finally:
+            streamed.close()
+        # The body is decoded already: the copy must not claim an encoding or another length.
+        headers = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(parts),
+            request=request,
+            extensions=streamed.extensions,
+        )
 
     def post_json(self, path: str, body: Any, *, idempotent: bool) -> Any:
         return self._decode(self.request("POST", path, json_body=body, idempotent=idempotent), path)

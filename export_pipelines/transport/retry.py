@@ -1,9 +1,10 @@
 """When to retry a vendor call, and how long to wait.
 
 Capped exponential back-off with full jitter, except where the vendor says how long to wait: the
-standard ``Retry-After`` (seconds or an HTTP date) by default, and a vendor-specific reader where a
-vendor uses its own header (HelloData's ``RateLimit: …;t=<seconds>``, Rebilly's
-``X-RateLimit-Retry-After: <epoch>``), passed in by that vendor's client.
+standard ``Retry-After`` (seconds or an HTTP date) by default, else the common ``X-RateLimit-Reset``
+of a quota that is used up (``X-RateLimit-Remaining: 0``; HiEnergy documents these), and a
+vendor-specific reader where a vendor uses its own header (HelloData's ``RateLimit: …;t=<seconds>``,
+Rebilly's ``X-RateLimit-Retry-After: <epoch>``), passed in by that vendor's client.
 """
 
 import random
@@ -24,11 +25,17 @@ RETRYABLE_STATUSES_NON_IDEMPOTENT = frozenset({429, 503})
 RetryAfterReader = Callable[[httpx.Response], float | None]
 
 
+#: An ``X-RateLimit-Reset`` above this is a Unix time (seconds since 1970), below it a delay: the
+#: header is a convention, not a standard, and vendors send either (a delay of 31 years is none).
+_EPOCH_THRESHOLD = 10**9
+
+
 def standard_retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header, in either of its RFC 9110 forms."""
+    """Seconds to wait from ``Retry-After`` (either RFC 9110 form), else from ``X-RateLimit-Reset``
+    when ``X-RateLimit-Remaining`` says the quota is used up."""
     value = response.headers.get("Retry-After")
     if not value:
-        return None
+        return _quota_reset(response)
     value = value.strip()
     if value.isdigit():
         return float(value)
@@ -37,6 +44,18 @@ def standard_retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _quota_reset(response: httpx.Response) -> float | None:
+    if response.headers.get("X-RateLimit-Remaining", "").strip() != "0":
+        return None
+    try:
+        reset = float(response.headers.get("X-RateLimit-Reset", "").strip())
+    except ValueError:
+        return None
+    if reset > _EPOCH_THRESHOLD:
+        return max(0.0, reset - time.time())
+    return max(0.0, reset)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,16 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from export_pipelines import settings
-from export_pipelines.transport import DEFAULT_MAX_DOWNLOAD_BYTES, DownloadPolicy, RetryPolicy
+from export_pipelines.transport import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    AnswerLimits,
+    DownloadPolicy,
+    RetryPolicy,
+)
+from export_pipelines.transport.http import (
+    DEFAULT_ANSWER_DEADLINE_SECONDS,
+    DEFAULT_MAX_ANSWER_BYTES,
+)
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,10 @@ class VendorResource(dg.ConfigurableResource):
     max_retry_after_seconds: float = 120.0
     #: A result file larger than this is cut off and fails (a runaway body must not fill a disk).
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    #: An API answer larger than this is refused, one still arriving after this long abandoned
+    #: (a vendor dripping bytes never trips the per-read timeout).
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    answer_deadline_seconds: float = DEFAULT_ANSWER_DEADLINE_SECONDS
     #: How long a manual "Materialize raw" waits for a vendor job that is still running.
     wait_timeout_seconds: float = 900.0
     poll_interval_seconds: float = 2.0
@@ -227,7 +240,13 @@ class VendorResource(dg.ConfigurableResource):
                 env = data.get(f"{name}_env")
                 source = f" (environment variable {env})" if env else ""
                 problems.append(f"{name}{source} {problem}")
-        for name in ("timeout_seconds", "max_retry_after_seconds", "max_download_bytes"):
+        for name in (
+            "timeout_seconds",
+            "max_retry_after_seconds",
+            "max_download_bytes",
+            "max_answer_bytes",
+            "answer_deadline_seconds",
+        ):
             value = data.get(name)
             if isinstance(value, int | float) and value <= 0:
                 problems.append(f"{name} must be positive")
@@ -241,6 +260,11 @@ class VendorResource(dg.ConfigurableResource):
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
             max_attempts=self.max_attempts, max_retry_after_seconds=self.max_retry_after_seconds
+        )
+
+    def answer_limits(self) -> AnswerLimits:
+        return AnswerLimits(
+            max_bytes=self.max_answer_bytes, deadline_seconds=self.answer_deadline_seconds
         )
 
     def download_policy(self) -> DownloadPolicy:

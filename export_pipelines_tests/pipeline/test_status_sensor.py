@@ -91,10 +91,11 @@ def test_the_budget_bounds_a_tick_and_the_backlog_rotates(project: Project) -> N
     ledger = project.ledger()
     job_ids = [_submit(project, ledger, f"2024-04-0{i}") for i in range(1, 5)]
     project.sandbox.add_fault("enterpret", "fetch", delay_seconds=0.6, times=100)
-    sensor = build_status_sensor("enterpret", time_budget_seconds=1.0)
+    sensor = build_status_sensor("enterpret", time_budget_seconds=1.0, poll_concurrency=1)
 
     _tick(project, sensor)
-    # Each fetch takes 0.6 s and the budget is 1 s: the tick stops after one or two jobs (asserted
+    # One poll at a time, each fetch takes 0.6 s and the budget is 1 s: the tick stops after one or
+    # two jobs (asserted
     # by outcome, how many were polled, not by the wall clock of a shared machine).
     polled_first = {j for j in job_ids if ledger.get(j).polls}
     assert 0 < len(polled_first) < len(job_ids)

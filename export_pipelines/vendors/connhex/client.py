@@ -29,6 +29,7 @@ from typing_extensions import override
 
 from export_pipelines.decisions import connhex as decided
 from export_pipelines.transport import (
+    AnswerLimits,
     AuthenticationError,
     DownloadPolicy,
     RetryPolicy,
@@ -183,6 +184,7 @@ class ConnhexClient:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         download_policy: DownloadPolicy | None = None,
+        limits: AnswerLimits | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
@@ -194,6 +196,7 @@ class ConnhexClient:
             secrets=(token,),
             timeout_seconds=timeout_seconds,
             retry=retry,
+            limits=limits,
         )
 
     def close(self) -> None:

@@ -16,4 +16,5 @@ class ConnhexResource(VendorResource):
             timeout_seconds=self.timeout_seconds,
             retry=self.retry_policy(),
             download_policy=self.download_policy(),
+            limits=self.answer_limits(),
         )

@@ -16,7 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from export_pipelines.decisions import enterpret as decided
-from export_pipelines.transport import DownloadPolicy, RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport import (
+    AnswerLimits,
+    DownloadPolicy,
+    RetryPolicy,
+    VendorError,
+    VendorHttp,
+)
 from export_pipelines.vendors.base import (
     RemoteFile,
     RemoteState,
@@ -43,6 +49,7 @@ class EnterpretClient:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         download_policy: DownloadPolicy | None = None,
+        limits: AnswerLimits | None = None,
     ) -> None:
         self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
         self._http = VendorHttp(
@@ -52,6 +59,7 @@ class EnterpretClient:
             secrets=(api_key,),
             timeout_seconds=timeout_seconds,
             retry=retry,
+            limits=limits,
         )
 
     def close(self) -> None:

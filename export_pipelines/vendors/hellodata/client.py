@@ -17,7 +17,13 @@ from typing import Any, ClassVar
 import httpx
 
 from export_pipelines.decisions import hellodata as decided
-from export_pipelines.transport import DownloadPolicy, RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport import (
+    AnswerLimits,
+    DownloadPolicy,
+    RetryPolicy,
+    VendorError,
+    VendorHttp,
+)
 from export_pipelines.transport.retry import standard_retry_after
 from export_pipelines.vendors.base import RemoteStatus, SubmitOutcome, Submitted
 
@@ -56,6 +62,7 @@ class HelloDataClient:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         download_policy: DownloadPolicy | None = None,
+        limits: AnswerLimits | None = None,
     ) -> None:
         self.webhook_url = webhook_url
         self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
@@ -66,6 +73,7 @@ class HelloDataClient:
             secrets=(api_key,),
             timeout_seconds=timeout_seconds,
             retry=dataclasses.replace(retry or RetryPolicy(), retry_after=rate_limit_wait),
+            limits=limits,
         )
 
     def close(self) -> None:

@@ -29,4 +29,5 @@ class HelloDataResource(VendorResource):
             timeout_seconds=self.timeout_seconds,
             retry=self.retry_policy(),
             download_policy=self.download_policy(),
+            limits=self.answer_limits(),
         )

@@ -22,7 +22,13 @@ from typing import Any, ClassVar
 import httpx
 
 from export_pipelines.decisions import hienergy as decided
-from export_pipelines.transport import DownloadPolicy, RetryPolicy, VendorError, VendorHttp
+from export_pipelines.transport import (
+    AnswerLimits,
+    DownloadPolicy,
+    RetryPolicy,
+    VendorError,
+    VendorHttp,
+)
 from export_pipelines.vendors.base import (
     RemoteFile,
     RemoteState,
@@ -103,6 +109,7 @@ class HiEnergyClient:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         download_policy: DownloadPolicy | None = None,
+        limits: AnswerLimits | None = None,
     ) -> None:
         #: Where part URLs may point (presigned hosts, the configured API host) and how big.
         self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
@@ -113,6 +120,7 @@ class HiEnergyClient:
             secrets=(api_key,),
             timeout_seconds=timeout_seconds,
             retry=retry,
+            limits=limits,
         )
 
     def close(self) -> None:

@@ -1,6 +1,5 @@
 """``HiEnergyResource``: the Dagster resource wrapping HiEnergy's export reports API."""
 
-from export_pipelines.transport import RetryPolicy
 from export_pipelines.vendors.base import VendorResource
 from export_pipelines.vendors.hienergy.client import HiEnergyClient
 
@@ -14,6 +13,7 @@ class HiEnergyResource(VendorResource):
             base_url=self.base_url,
             api_key=self.api_key,
             timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy(max_attempts=self.max_attempts),
+            retry=self.retry_policy(),
             download_policy=self.download_policy(),
+            limits=self.answer_limits(),
         )

@@ -29,6 +29,7 @@ from typing_extensions import override
 
 from export_pipelines.decisions import rebilly as decided
 from export_pipelines.transport import (
+    AnswerLimits,
     AuthenticationError,
     DownloadPolicy,
     RetryPolicy,
@@ -142,6 +143,7 @@ class RebillyClient:
         timeout_seconds: float = 30.0,
         retry: RetryPolicy | None = None,
         download_policy: DownloadPolicy | None = None,
+        limits: AnswerLimits | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.download_policy = download_policy or DownloadPolicy.for_base_url(base_url)
@@ -153,6 +155,7 @@ class RebillyClient:
             secrets=(api_key,),
             timeout_seconds=timeout_seconds,
             retry=retry or RetryPolicy(retry_after=rebilly_retry_after),
+            limits=limits,
         )
 
     def close(self) -> None:

@@ -20,4 +20,5 @@ class RebillyResource(VendorResource):
             timeout_seconds=self.timeout_seconds,
             retry=dataclasses.replace(self.retry_policy(), retry_after=rebilly_retry_after),
             download_policy=self.download_policy(),
+            limits=self.answer_limits(),
         )

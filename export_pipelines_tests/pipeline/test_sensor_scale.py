@@ -1,0 +1,111 @@
+"""The status sensor at scale (issue 14): a thousand jobs in flight polled inside one tick's budget,
+concurrently and no more than the pool allows at once, and a backlog larger than a tick worked off
+across ticks fairly, nothing polled twice before everything was polled once.
+
+Every fetch is held by the sandbox (a ``delay_seconds`` fault on Enterpret's fetch route), so one
+poll after another could not fit the budget: all of them fitting shows they ran side by side; the
+sandbox's count of fetches it held shows each job was asked exactly once.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from export_pipelines.ledger import Ledger, LedgerResource
+from export_pipelines.pipeline.sensor import build_status_sensor
+from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
+from export_pipelines.sandbox.server import SandboxServer
+from export_pipelines.vendors.enterpret.resource import EnterpretResource
+from export_pipelines_tests.pipeline.conftest import Project
+
+BODY = {
+    "listRecords": {"timerange": {"startTime": 1709251200, "endTime": 1709337600}},
+    "pageSize": 50,
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """Jobs stay in progress: every poll answers "running"."""
+    config = SandboxConfig(port=0, enterpret=EnterpretSandboxConfig(completion_delay_seconds=3600))
+    with SandboxServer(config) as server:
+        yield server
+
+
+def _in_flight(project: Project, ledger: Ledger, count: int) -> list[int]:
+    """``count`` submitted jobs (claimed in the ledger, each a real sandbox export)."""
+    ids = []
+    for n in range(count):
+        job, _ = ledger.claim(
+            vendor="enterpret",
+            export="feedback_daily",
+            partition_key=f"p{n:05d}",
+            partitioned=True,
+            window=(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)),
+            fingerprint=f"{n:064d}",
+            body=BODY,
+            window_fixed=True,
+            run_id=None,
+        )
+        ledger.mark_submitted(job.id, project.sandbox.enterpret.submit(BODY).query_id)
+        ids.append(job.id)
+    return ids
+
+
+def _tick(project: Project, sensor: dg.SensorDefinition):  # type: ignore[no-untyped-def]
+    resource = EnterpretResource(
+        base_url=project.sandbox.base_url("enterpret"),
+        api_key=project.sandbox.api_key("enterpret"),
+        max_attempts=1,
+    )
+    with dg.build_sensor_context(
+        instance=project.instance(),
+        resources={"enterpret": resource, "ledger": LedgerResource()},
+        definitions=project.definitions(),
+    ) as context:
+        return sensor.evaluate_tick(context)
+
+
+@pytest.mark.slow
+def test_a_thousand_jobs_in_flight_are_polled_once_each_inside_one_tick(project: Project) -> None:
+    ledger = project.ledger()
+    job_ids = _in_flight(project, ledger, 1000)
+    # 0.25 s a fetch: 250 s one after another, far past the 50 s budget; 32 at once: about 8 s.
+    held = project.sandbox.add_fault("enterpret", "fetch", delay_seconds=0.25, times=10_000)
+    sensor = build_status_sensor("enterpret", time_budget_seconds=50.0, poll_concurrency=32)
+
+    result = _tick(project, sensor)
+
+    assert "polled 1000 of 1000 in-flight enterpret job(s)" in (result.skip_message or "")
+    assert [ledger.get(j).polls for j in job_ids] == [1] * 1000
+    [left] = project.sandbox.faults.list()
+    assert left.id == held.id and left.fired == 1000  # the sandbox was asked 1,000 times
+
+
+@pytest.mark.slow
+def test_a_backlog_larger_than_a_tick_is_worked_off_fairly(project: Project) -> None:
+    ledger = project.ledger()
+    job_ids = _in_flight(project, ledger, 120)
+    project.sandbox.add_fault("enterpret", "fetch", delay_seconds=0.2, times=10_000)
+    # About 2 s a tick at 4 polls at once: some 40 jobs a tick, never all 120.
+    sensor = build_status_sensor("enterpret", time_budget_seconds=2.0, poll_concurrency=4)
+
+    rounds: list[set[int]] = []
+    seen: set[int] = set()
+    while len(seen) < len(job_ids):
+        before = {j: ledger.get(j).polls for j in job_ids}
+        _tick(project, sensor)
+        after = {j: ledger.get(j).polls for j in job_ids}
+        polled = {j for j in job_ids if after[j] > before[j]}
+        assert polled, "a tick polled nothing"
+        assert all(after[j] - before[j] == 1 for j in polled)  # nothing twice in a tick
+        assert not polled & seen, "a job was polled again before every job was polled once"
+        seen |= polled
+        rounds.append(polled)
+    assert len(rounds) > 1
+    # The next tick starts over from the least recently polled: the first round's jobs.
+    _tick(project, sensor)
+    again = {j for j in job_ids if ledger.get(j).polls == 2}
+    assert again and again <= rounds[0] | rounds[1]
