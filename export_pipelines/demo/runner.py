@@ -25,11 +25,13 @@ from export_pipelines import settings
 from export_pipelines.analytics.automation import SENSOR_NAME as AUTOMATION_SENSOR
 from export_pipelines.analytics.registry import SPECS as ANALYTICS
 from export_pipelines.demo import processes
+from export_pipelines.demo.secret_scan import secret_findings
 from export_pipelines.demo.summary import AnalyticsFigures, print_analytics, print_summary
 from export_pipelines.demo.verify import lake_problems
 from export_pipelines.ledger import JobRecord, JobState, Ledger
 from export_pipelines.ledger.store import default_ledger_url
 from export_pipelines.pipeline import keys
+from export_pipelines.vendors import VENDORS
 
 #: The demo's partitions start here (inside the sandbox's synthetic data) …
 DEMO_FROM = datetime(2024, 3, 4, tzinfo=UTC)
@@ -88,8 +90,12 @@ def _project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+#: Where the demo's Dagster home goes instead of ``.dagster_home/demo`` (a test's own folder).
+DEMO_HOME_ENV = "EXPORT_PIPELINES_DEMO_HOME"
+
+
 def _fresh_home(root: Path) -> Path:
-    home = root / ".dagster_home" / "demo"
+    home = Path(os.environ.get(DEMO_HOME_ENV) or root / ".dagster_home" / "demo").resolve()
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     shutil.copy(root / "dagster.yaml", home / "dagster.yaml")
@@ -246,6 +252,40 @@ def wait_for_analytics(
         time.sleep(1.0)
 
 
+def _leaked_secrets(
+    env: dict[str, str],
+    home: Path,
+    logs: Path,
+    data: Path,
+    instance: dg.DagsterInstance,
+    ledger: Ledger,
+) -> list[str]:
+    """Every vendor key searched for in what the pipeline's processes left: the Dagster home (event
+    log, runs, compute logs), the processes' logs, the data root (ledger, raw files, Parquet), each
+    run's events and each ledger job. The sandbox plays the vendors, so its own log (which prints
+    the keys it accepts) and its files are not the pipeline's and are left out."""
+    secrets = {
+        name: env[name]
+        for name in (settings.vendor_api_key_env(vendor) for vendor in VENDORS)
+        if env.get(name)
+    }
+    vendor_side = {logs / "sandbox.log", home / "sandbox"}
+    roots = [
+        path
+        for folder in (home, logs, data)
+        if folder.is_dir()
+        for path in sorted(folder.iterdir())
+        if path not in vendor_side
+    ]
+    findings = secret_findings(secrets, roots=roots, instance=instance, ledger=ledger)
+    if not findings:
+        print(
+            f"demo: none of the {len(secrets)} vendor keys appears in the logs, the event log, "
+            "the run metadata, the ledger or the lake"
+        )
+    return [f"a vendor key leaked: {finding}" for finding in findings]
+
+
 def run_demo(timeout_seconds: float = 600.0) -> int:
     root = _project_root()
     home = _fresh_home(root)
@@ -313,6 +353,7 @@ def run_demo(timeout_seconds: float = 600.0) -> int:
         print_summary(jobs, data)
         print_analytics(analytics)
         problems += lake_problems(jobs, data, vendor_env[processes.SANDBOX_URL])
+        problems += _leaked_secrets(env, home, logs, data, instance, ledger)
     if not jobs:
         problems.append("the catalog holds no exports")
     print(f"demo: {len(jobs)} export job(s) in {time.monotonic() - started:.0f}s")
