@@ -7,7 +7,6 @@ Reads return :class:`JobRecord` snapshots, never live ORM objects, so callers ca
 
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from export_pipelines.ledger import schema
 from export_pipelines.ledger.models import (
     FINISHED_OK,
     IN_FLIGHT,
-    Base,
     Delivery,
     ExportJob,
     JobEvent,
@@ -196,7 +195,7 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def _engine_for(url: str) -> Engine:
-    """One engine per URL and process, with the schema created on first use."""
+    """One engine per URL and process, its schema brought to head on first use."""
     with _ENGINES_LOCK:
         engine = _ENGINES.get(url)
         if engine is None:
@@ -206,21 +205,13 @@ def _engine_for(url: str) -> Engine:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
-            _create_schema(engine)
+            try:
+                schema.upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
             _ENGINES[url] = engine
         return engine
-
-
-def _create_schema(engine: Engine) -> None:
-    """Create missing tables; another process creating them at the same moment is fine."""
-    for attempt in range(3):
-        try:
-            Base.metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError):
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
 
 
 def default_ledger_url() -> str:
