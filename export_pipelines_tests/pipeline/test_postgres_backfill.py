@@ -59,8 +59,10 @@ def _partitions(vendor: str) -> list[str]:
 SUBMIT_HOLD_SECONDS = 4.0
 #: A guard against a wedged daemon, not an assertion on speed (24 run processes on a shared box).
 GIVE_UP_SECONDS = 2100
-#: The test machine is shared and may be loaded: the daemon's code server gets time to answer.
-PATIENT_CODE_SERVER = {"code_servers": {"local_startup_timeout": 600}}
+#: The test machine is shared and may be loaded: the daemon's code server gets time to answer, and
+#: a run process time to start (the shipped 300 s fails runs on a box with a load of 30).
+PATIENT = {"code_servers": {"local_startup_timeout": 600}}
+PATIENT_RUN_START_SECONDS = 1800
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,8 @@ def test_a_two_vendor_backfill_on_postgres_keeps_each_vendors_pool_and_lands_onc
     limit = _pool_limit()
     with postgres_database() as instance_url, postgres_schema() as ledger_url:
         shipped = yaml.safe_load((PROJECT / "dagster.postgres.yaml").read_text())
-        (project.home / "dagster.yaml").write_text(yaml.safe_dump(shipped | PATIENT_CODE_SERVER))
+        shipped["run_monitoring"]["start_timeout_seconds"] = PATIENT_RUN_START_SECONDS
+        (project.home / "dagster.yaml").write_text(yaml.safe_dump(shipped | PATIENT))
         monkeypatch.setenv("DAGSTER_PG_URL", instance_url)
         monkeypatch.setenv(settings.LEDGER_URL_ENV, ledger_url)
         env = {**os.environ, **project.env, "DAGSTER_GRPC_TIMEOUT_SECONDS": "300"}
