@@ -73,6 +73,11 @@ def upgrade(engine: Engine) -> str:
     known = {s.revision for s in script().walk_revisions()}
     target = head()
     with engine.connect() as connection:
+        # The common case, a ledger already at head, is read without the lock: no process start
+        # waits on another's write lock for nothing.
+        if current_revision(connection) == target:
+            return target
+        connection.rollback()
         _lock(connection)
         found = current_revision(connection)
         config = _config(connection)
