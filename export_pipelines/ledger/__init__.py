@@ -1,7 +1,9 @@
 """The export ledger: a durable record of every vendor job (SQLite by default, PostgreSQL by URL)."""
 
+from export_pipelines.ledger import schema
 from export_pipelines.ledger.models import FINISHED_OK, IN_FLIGHT, JobState, SubmitRecord
 from export_pipelines.ledger.resource import LedgerResource
+from export_pipelines.ledger.schema import LedgerSchemaError
 from export_pipelines.ledger.store import (
     DeliveryOutcome,
     FileRecord,
@@ -20,5 +22,7 @@ __all__ = [
     "JobState",
     "Ledger",
     "LedgerResource",
+    "LedgerSchemaError",
     "SubmitRecord",
+    "schema",
 ]

@@ -1,5 +1,8 @@
 """The ledger's tables: every vendor job, its state history and its files.
 
+The schema is versioned: ``migrations/`` holds one Alembic revision per change, and
+:mod:`export_pipelines.ledger.schema` applies them on open. A change here needs a revision there.
+
 A vendor's job id is written here before anything else happens with it, so a crashed run or daemon
 never loses a job the vendor is working on (Airbyte keeps it in memory; we do the opposite).
 ``active_key`` carries a UNIQUE constraint and is set only while a job may be adopted: two runs
@@ -81,6 +84,8 @@ class ExportJob(Base):
         UniqueConstraint("active_key", name="uq_export_jobs_active_key"),
         Index("ix_export_jobs_vendor_state", "vendor", "state"),
         Index("ix_export_jobs_partition", "vendor", "export", "partition_key"),
+        # The webhook receiver finds a callback's job by the vendor's job id.
+        Index("ix_export_jobs_vendor_job", "vendor", "vendor_job_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -120,7 +125,7 @@ class ExportJob(Base):
     #: The job that replaced this one by a forced resubmission.
     superseded_by: Mapped[int | None] = mapped_column(Integer)
     #: Raw+table runs launched for this job by the status sensor (1 is the first).
-    ingest_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    ingest_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

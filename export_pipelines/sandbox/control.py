@@ -2,6 +2,8 @@
 
 * ``POST /_sandbox/faults`` arms a fault (body: ``FaultSpec``), 201 with the armed fault;
   ``GET`` lists the armed faults; ``DELETE`` clears them all.
+* ``GET /_sandbox/in-flight``: each vendor's requests being served now, the most at once and how
+  many were served, in total and per route; ``DELETE`` zeroes the high-water marks and totals.
 * ``GET /_sandbox/vendors``: each vendor's base URL (on the host the caller used) and API key.
 * ``/_sandbox/<vendor>/...``: that vendor's test controls (jobs, completing, failing).
 """
@@ -48,8 +50,14 @@ def control_routes(sandbox: Sandbox) -> list[BaseRoute]:
             }
         )
 
+    async def in_flight(request: Request) -> Response:
+        if request.method == "DELETE":
+            sandbox.in_flight.reset()
+        return JSONResponse(sandbox.in_flight.snapshot())
+
     routes: list[BaseRoute] = [
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/in-flight", in_flight, methods=["GET", "DELETE"]),
         Route("/vendors", vendors, methods=["GET"]),
     ]
     routes += [

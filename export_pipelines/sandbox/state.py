@@ -14,6 +14,7 @@ from export_pipelines.sandbox import enterpret, registry
 from export_pipelines.sandbox.config import SandboxConfig
 from export_pipelines.sandbox.enterpret.simulator import EnterpretSimulator
 from export_pipelines.sandbox.faults import Fault, FaultRegistry, FaultSpec
+from export_pipelines.sandbox.inflight import InFlightMeter
 from export_pipelines.sandbox.signed_urls import UrlSigner
 from export_pipelines.sandbox.vendor import MountContext, SandboxVendor, VendorMount
 
@@ -34,6 +35,8 @@ class Sandbox:
             self.work_dir.mkdir(parents=True, exist_ok=True)
         self.faults = FaultRegistry(seed=self.config.fault_seed)
         self.signer = UrlSigner()
+        #: Requests each vendor route is serving, and the most at once (``/_sandbox/in-flight``).
+        self.in_flight = InFlightMeter()
         self.vendors: dict[str, VendorMount[Any]] = {}
         self._closed = False
         try:
@@ -48,6 +51,7 @@ class Sandbox:
 
     def _add(self, mount: VendorMount[Any]) -> None:
         self.faults.register(mount.name, mount.fault_routes)
+        self.in_flight.instrument(mount.name, mount.routes)
         self.vendors[mount.name] = mount
 
     def vendor(self, name: str) -> VendorMount[Any]:

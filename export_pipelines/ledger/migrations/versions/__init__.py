@@ -1,0 +1,1 @@
+"""One module per ledger schema revision, oldest first (Alembic skips this file)."""

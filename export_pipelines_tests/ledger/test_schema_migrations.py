@@ -1,0 +1,248 @@
+"""The ledger's versioned schema on SQLite and PostgreSQL: a first-release database upgraded in
+place with its rows kept, a fresh one created at head, concurrent openers, a newer one refused."""
+
+import multiprocessing
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, insert, inspect, text
+
+from export_pipelines.ledger import (
+    DeliveryOutcome,
+    FileUpdate,
+    JobState,
+    Ledger,
+    LedgerSchemaError,
+    schema,
+)
+from export_pipelines.ledger.models import Base, Delivery
+from export_pipelines_tests.ledger import first_release
+
+T0 = datetime(2024, 3, 1, 12, 0)  # naive UTC, as the first release stored it
+
+
+def _engine(url: str) -> Engine:
+    return create_engine(url)
+
+
+def _first_release_database(url: str) -> None:
+    """A ledger as the first release left it: its ``create_all``, one ingested and one running
+    job, their events and files; no ``alembic_version``."""
+    engine = _engine(url)
+    first_release.FirstReleaseBase.metadata.create_all(engine)
+    jobs = first_release.ExportJob.__table__
+    common: dict[str, Any] = dict(
+        vendor="enterpret",
+        export="feedback_daily",
+        partitioned=True,
+        window_start=T0,
+        window_end=T0.replace(day=2),
+        fingerprint="a" * 64,
+        request_body={"pageSize": 100, "filters": ["x"]},
+        window_fixed=True,
+        attempt=1,
+        created_at=T0,
+        updated_at=T0,
+        submitted_by_run="run-old",
+    )
+    with engine.begin() as conn:
+        for row in (
+            dict(
+                common,
+                id=1,
+                partition_key="2024-03-01",
+                active_key="enterpret/feedback_daily/2024-03-01/" + "a" * 64,
+                vendor_job_id="async-1",
+                state="ingested",
+                polls=3,
+                submitted_at=T0,
+                completed_at=T0,
+                ingested_at=T0,
+                rows=42,
+                bytes=1234,
+                vendor_rows=42,
+            ),
+            dict(
+                common,
+                id=2,
+                partition_key="2024-03-02",
+                active_key="enterpret/feedback_daily/2024-03-02/" + "a" * 64,
+                vendor_job_id="async-2",
+                state="running",
+                polls=1,
+                submitted_at=T0,
+            ),
+        ):
+            conn.execute(insert(jobs), [row])
+        conn.execute(
+            insert(first_release.JobEvent.__table__),
+            [
+                dict(job_id=1, at=T0, state="submitting", detail="run-old"),
+                dict(job_id=1, at=T0, state="running", detail="vendor job async-1"),
+                dict(job_id=1, at=T0, state="ingested", detail="42 rows"),
+                dict(job_id=2, at=T0, state="submitting", detail="run-old"),
+            ],
+        )
+        conn.execute(
+            insert(first_release.JobFile.__table__),
+            [
+                dict(job_id=1, index=i, name=f"part-{i}.json.gz", url=f"https://x/{i}", rows=21)
+                for i in range(2)
+            ],
+        )
+    engine.dispose()
+
+
+def _revision(url: str) -> str | None:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return schema.current_revision(conn)
+    finally:
+        engine.dispose()
+
+
+def _schema_drift(url: str) -> list[Any]:
+    """What differs between the database's schema and today's models (empty when equal)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_a_fresh_ledger_is_created_at_head_with_the_models_schema(ledger_url: str) -> None:
+    Ledger(ledger_url)
+    assert _revision(ledger_url) == schema.head()
+    assert _schema_drift(ledger_url) == []
+
+
+def test_a_first_release_ledger_is_upgraded_in_place_and_keeps_its_rows(ledger_url: str) -> None:
+    _first_release_database(ledger_url)
+    assert _revision(ledger_url) is None
+    assert {d[0] for d in _schema_drift(ledger_url)} >= {"add_table", "add_column", "add_index"}
+
+    ledger = Ledger(ledger_url)
+
+    assert _revision(ledger_url) == schema.head()
+    assert _schema_drift(ledger_url) == []
+    done, running = ledger.jobs()
+    assert (done.id, done.state, done.vendor_job_id, done.rows, done.polls) == (
+        1,
+        JobState.INGESTED,
+        "async-1",
+        42,
+        3,
+    )
+    assert done.request_body == {"pageSize": 100, "filters": ["x"]}
+    assert done.window_start == T0.replace(tzinfo=UTC)
+    assert [(f.name, f.rows) for f in done.files] == [
+        ("part-0.json.gz", 21),
+        ("part-1.json.gz", 21),
+    ]
+    assert [state for _, state, _ in done.history] == ["submitting", "running", "ingested"]
+    assert (done.submit_outcome, done.progress, done.superseded_by, done.ingest_attempt) == (
+        None,
+        None,
+        None,
+        0,
+    )
+    assert (running.state, running.vendor_job_id) == (JobState.RUNNING, "async-2")
+
+    # The upgraded ledger works as a new one: the old running job is adopted, polled, delivered.
+    adopted, must_submit = ledger.claim(
+        vendor="enterpret",
+        export="feedback_daily",
+        partition_key="2024-03-02",
+        partitioned=True,
+        window=(T0.replace(day=2, tzinfo=UTC), T0.replace(day=3, tzinfo=UTC)),
+        fingerprint="a" * 64,
+        body={},
+        window_fixed=True,
+        run_id="run-new",
+    )
+    assert (adopted.id, must_submit) == (2, False)
+    ledger.record_poll(2, (1, 2))
+    assert ledger.get(2).progress == (1, 2)
+    delivered = ledger.record_delivery(
+        2, digest="d" * 64, files=[FileUpdate("p.json", "https://x/p", None)], vendor_rows=7
+    )
+    assert delivered is DeliveryOutcome.COMPLETED
+    assert ledger.submitted_job("enterpret", "async-2") == ledger.get(2)
+    assert ledger.get(2).state is JobState.COMPLETED
+
+
+def test_a_first_release_ledger_that_later_code_half_upgraded_is_completed(
+    ledger_url: str,
+) -> None:
+    """Before Alembic, ``create_all`` on open added the deliveries table to an old ledger but
+    none of the new columns; such a ledger is upgraded like any other first-release one."""
+    _first_release_database(ledger_url)
+    engine = _engine(ledger_url)
+    Delivery.__table__.create(engine)  # type: ignore[attr-defined]
+    engine.dispose()
+
+    ledger = Ledger(ledger_url)
+
+    assert _revision(ledger_url) == schema.head()
+    assert _schema_drift(ledger_url) == []
+    assert [j.id for j in ledger.jobs()] == [1, 2]
+
+
+def _open_at_once(url: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    try:
+        results.put(schema.upgrade(engine))
+    except Exception as exc:
+        results.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.dispose()
+
+
+def test_openers_starting_at_once_upgrade_the_ledger_once(ledger_url: str) -> None:
+    _first_release_database(ledger_url)
+    openers = 4
+    fork = multiprocessing.get_context("fork")
+    barrier, results = fork.Barrier(openers), fork.Queue()
+    processes = [
+        fork.Process(target=_open_at_once, args=(ledger_url, barrier, results))
+        for _ in range(openers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+
+    assert sorted(results.get(timeout=5) for _ in processes) == [schema.head()] * openers
+    assert _schema_drift(ledger_url) == []
+    engine = _engine(ledger_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 2
+    engine.dispose()
+
+
+def test_a_ledger_newer_than_the_code_is_refused_and_left_alone(ledger_url: str) -> None:
+    engine = _engine(ledger_url)
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+        conn.execute(text("CREATE TABLE from_the_future (id INTEGER)"))
+    engine.dispose()
+
+    with pytest.raises(LedgerSchemaError) as refused:
+        Ledger(ledger_url)
+
+    message = str(refused.value)
+    assert "schema revision '0099'" in message
+    assert f"knows up to {schema.head()!r}" in message
+    assert "newer release" in message
+    assert _revision(ledger_url) == "0099"
+    engine = _engine(ledger_url)
+    assert "from_the_future" in inspect(engine).get_table_names()
+    engine.dispose()

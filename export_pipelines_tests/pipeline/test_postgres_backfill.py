@@ -1,0 +1,224 @@
+"""A backfill on the production setup: the Dagster instance and the ledger on PostgreSQL
+(``dagster.postgres.yaml`` as shipped), a real ``dagster-daemon`` (backfill daemon, run queue,
+status sensors), two vendors at once.
+
+The backfill is added to the instance as the UI adds one (a ``PartitionBackfill`` of the request
+assets over a partition range); from there everything is the daemon's: it launches the request
+runs through the QueuedRunCoordinator, the sensors poll and launch the raw+table runs. The sandbox
+holds every submit for a few seconds, so runs of one vendor would overlap at the vendor if the
+pool let them; its in-flight meter says how many submits each vendor ever served at once.
+"""
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+import yaml
+from dagster._core.definitions.selector import (
+    PartitionRangeSelector,
+    PartitionsByAssetSelector,
+    PartitionsSelector,
+)
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+from export_pipelines import settings
+from export_pipelines.demo import processes
+from export_pipelines.ledger import JobState, Ledger
+from export_pipelines.pipeline import keys
+from export_pipelines.sandbox.enterpret import SANDBOX_VENDOR as ENTERPRET_SANDBOX
+from export_pipelines.sandbox.hienergy import SANDBOX_VENDOR as HIENERGY_SANDBOX
+from export_pipelines.sandbox.server import SandboxServer
+from export_pipelines_tests.hienergy_truth import expected_rows, row_differences, table_rows
+from export_pipelines_tests.pipeline.conftest import PROJECT, Project
+from export_pipelines_tests.pipeline.helpers import day, expected_ids, parquet_ids
+from export_pipelines_tests.sandbox_setup import hienergy_config, sandbox_config
+from export_pipelines_tests.services import postgres_database, postgres_schema
+
+#: Each vendor's daily export, the sandbox route its submit calls, and five days to backfill. The
+#: days differ per vendor so that each run is one vendor's (the backfill daemon puts the assets of
+#: one partition key into one run).
+EXPORTS = {
+    "enterpret": ("feedback_daily", "POST /export/external/v1/async/submit", "2024-03-01"),
+    "hienergy": ("clicks_daily", "GET|HEAD|POST /api/v1/exports", "2024-03-07"),
+}
+DAYS = 5
+
+
+def _partitions(vendor: str) -> list[str]:
+    first = date.fromisoformat(EXPORTS[vendor][2])
+    return [(first + timedelta(days=n)).isoformat() for n in range(DAYS)]
+
+
+#: How long the sandbox holds each submit: long enough that runs the queue launches together overlap
+#: at the vendor even when their processes start slowly (a loaded box takes minutes per run).
+SUBMIT_HOLD_SECONDS = 12.0  # under the clients' 30 s read timeout
+#: A guard against a wedged daemon, not an assertion on speed (24 run processes on a shared box).
+GIVE_UP_SECONDS = 2100
+#: The test machine is shared and may be loaded: the daemon's code server gets time to answer, and
+#: a run process time to start (the shipped 300 s fails runs on a box with a load of 30).
+PATIENT = {"code_servers": {"local_startup_timeout": 600}}
+PATIENT_RUN_START_SECONDS = 1800
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    config = sandbox_config(hienergy=hienergy_config(delay_seconds=0.5, rows_per_part=1000))
+    with SandboxServer(config) as server:
+        yield server
+
+
+def _pool_limit() -> int:
+    config = yaml.safe_load((PROJECT / "dagster.postgres.yaml").read_text())
+    limit = config["concurrency"]["pools"]["default_limit"]
+    assert isinstance(limit, int)
+    return limit
+
+
+def _add_backfill(project: Project, instance: dg.DagsterInstance) -> str:
+    """The backfill the UI's "Materialize selected → partition range" launches."""
+    backfill_id = uuid.uuid4().hex[:8]
+    backfill = PartitionBackfill.from_partitions_by_assets(
+        backfill_id=backfill_id,
+        asset_graph=project.definitions().resolve_asset_graph(),
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=instance,
+        partitions_by_assets=[
+            PartitionsByAssetSelector(
+                asset_key=keys.request_key(vendor, export),
+                partitions=PartitionsSelector(
+                    ranges=[PartitionRangeSelector(start=days[0], end=days[-1])]
+                ),
+            )
+            for vendor, (export, _, _) in EXPORTS.items()
+            for days in [_partitions(vendor)]
+        ],
+        title="two vendors, five days each",
+        description=None,
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    return backfill_id
+
+
+def _in_flight(sandbox: SandboxServer) -> dict[str, Any]:
+    return httpx.get(f"{sandbox.url}/_sandbox/in-flight", timeout=10).raise_for_status().json()
+
+
+def _all_done(instance: dg.DagsterInstance, ledger: Ledger, backfill_id: str) -> bool:
+    jobs = ledger.jobs()
+    backfill = instance.get_backfill(backfill_id)
+    return (
+        len(jobs) == DAYS * len(EXPORTS)
+        and all(j.state in (JobState.INGESTED, JobState.FAILED) for j in jobs)
+        and backfill is not None
+        and backfill.status is not BulkActionStatus.REQUESTED
+        and all(r.is_finished for r in instance.get_runs())
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.timeout(GIVE_UP_SECONDS + 300)
+def test_a_two_vendor_backfill_on_postgres_keeps_each_vendors_pool_and_lands_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = _pool_limit()
+    with postgres_database() as instance_url, postgres_schema() as ledger_url:
+        shipped = yaml.safe_load((PROJECT / "dagster.postgres.yaml").read_text())
+        shipped["run_monitoring"]["start_timeout_seconds"] = PATIENT_RUN_START_SECONDS
+        (project.home / "dagster.yaml").write_text(yaml.safe_dump(shipped | PATIENT))
+        monkeypatch.setenv("DAGSTER_PG_URL", instance_url)
+        monkeypatch.setenv(settings.LEDGER_URL_ENV, ledger_url)
+        env = {**os.environ, **project.env, "DAGSTER_GRPC_TIMEOUT_SECONDS": "300"}
+        instance = dg.DagsterInstance.get()
+        ledger = Ledger(ledger_url)  # its schema exists before the daemon's processes open it
+        try:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+            assert instance.get_concurrency_config().pool_config.default_pool_limit == limit
+            for vendor in EXPORTS:
+                project.sandbox.add_fault(
+                    vendor,
+                    "submit" if vendor == "enterpret" else "create",
+                    delay_seconds=SUBMIT_HOLD_SECONDS,
+                    times=DAYS,
+                )
+            httpx.delete(f"{project.sandbox.url}/_sandbox/in-flight", timeout=10)
+
+            log_path = project.home / "daemon.log"
+            daemon_args = [
+                processes.dagster_executable("dagster-daemon"),
+                "run",
+                "-w",
+                str(PROJECT / "workspace.yaml"),
+            ]
+            with processes.running(daemon_args, env=env, log_path=log_path, cwd=PROJECT) as daemon:
+                backfill_id = _add_backfill(project, instance)
+                deadline = time.monotonic() + GIVE_UP_SECONDS
+                # Wait for the runs too, not only the ledger: it says ingested a moment before a
+                # run ends, and stopping the daemon then would interrupt its run workers.
+                while time.monotonic() < deadline and daemon.poll() is None:
+                    if _all_done(instance, ledger, backfill_id):
+                        break
+                    time.sleep(1)
+            log = log_path.read_text()
+
+            backfill = instance.get_backfill(backfill_id)
+            assert backfill is not None
+            assert backfill.status is BulkActionStatus.COMPLETED_SUCCESS, log[-4000:]
+            request_runs = instance.get_runs(
+                filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id})
+            )
+            assert len(request_runs) == DAYS * len(EXPORTS)
+            assert all(r.status is dg.DagsterRunStatus.SUCCESS for r in request_runs)
+            ingest_runs = [
+                r
+                for vendor in EXPORTS
+                for r in instance.get_runs(
+                    filters=dg.RunsFilter(
+                        tags={"dagster/sensor_name": keys.status_sensor_name(vendor)}
+                    )
+                )
+            ]
+            assert len(ingest_runs) == DAYS * len(EXPORTS), log[-4000:]
+            assert all(r.status is dg.DagsterRunStatus.SUCCESS for r in ingest_runs)
+        finally:
+            instance.dispose()
+
+        # The pool held, seen from the vendors' side; and it was reached, so it was tested.
+        meter = _in_flight(project.sandbox)
+        submits = {
+            vendor: meter[vendor]["routes"][route] for vendor, (_, route, _) in EXPORTS.items()
+        }
+        assert all(s["served"] == DAYS for s in submits.values()), submits
+        assert all(s["high_water"] <= limit for s in submits.values()), submits
+        assert max(s["high_water"] for s in submits.values()) == limit, submits
+
+        # Every partition landed once: one ledger job each, one vendor job each, its rows whole.
+        jobs = Ledger(ledger_url).jobs()
+        landed = sorted((j.vendor, j.partition_key) for j in jobs)
+        assert landed == sorted((v, p) for v in EXPORTS for p in _partitions(v))
+        assert all(j.state is JobState.INGESTED and j.attempt == 1 for j in jobs)
+        assert len(project.sandbox.simulator(ENTERPRET_SANDBOX).jobs()) == DAYS
+        hienergy_reports = project.sandbox.simulator(HIENERGY_SANDBOX).reports()
+        assert len([r for r in hienergy_reports if r.parent_id is None]) == DAYS
+        for job in jobs:
+            export = EXPORTS[job.vendor][0]
+            path = project.data / "lake" / job.vendor / export / job.partition_key / "data.parquet"
+            if job.vendor == "enterpret":
+                start = day(job.partition_key)
+                want_ids = expected_ids(project.sandbox, start, start.replace(day=start.day + 1))
+                assert parquet_ids(path) == want_ids and len(want_ids) == job.rows
+            else:
+                assert job.vendor_job_id is not None
+                want = expected_rows(project.sandbox.url, job.vendor_job_id, job.request_body)
+                assert (
+                    want and row_differences(table_rows(path, "clicks_details_excel"), want) == []
+                )
