@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo dev test lint typecheck bench clean
+.PHONY: install demo dev test test-heavy lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two workers: most tests wait on sockets and subprocesses. The heavy tests (whole systems for
+# minutes each) run with `make test-heavy`.
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not heavy"
+
+test-heavy: install
+	$(BIN)/pytest -m heavy
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -48,7 +48,8 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
             f"hienergy/{export}",
         } <= keys
     assert {s["name"] for s in defs["sensors"]} == {
-        f"{vendor}_export_status" for vendor in ("enterpret", "hienergy", "rebilly", "hellodata")
+        f"{vendor}_export_status"
+        for vendor in ("enterpret", "hienergy", "rebilly", "hellodata", "connhex")
     } | {"analytics_automation"}
     assert "analytics/rebilly/daily_revenue" in keys
     assert {r["name"] for r in defs["resources"]} == {
@@ -56,6 +57,7 @@ def test_the_catalog_checks_and_lists(tmp_path: Path) -> None:
         "hienergy",
         "rebilly",
         "hellodata",
+        "connhex",
         "ledger",
         "lake",
     }
@@ -99,7 +101,7 @@ def _bad_project(tmp_path: Path, document: str) -> Path:
             type: export_pipelines.catalog.AsyncExport
             attributes: {vendor: enterprett, export: x, request: {pageSize: 5}}
             """,
-            ["vendor", "unknown vendor 'enterprett'; known vendors: enterpret"],
+            ["vendor", "unknown vendor 'enterprett'; known vendors: connhex, enterpret"],
         ),
         (
             """

@@ -27,6 +27,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_the_demo_lands_everything_and_leaks_no_vendor_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,9 +36,12 @@ def load_yaml(path: Path) -> Any:
 
 def setting_constants() -> dict[str, str]:
     """Every module-level ``*_ENV = "NAME"`` of the package: the names of the settings it reads
-    (``settings.DATA_DIR_ENV``, the receiver's ``MAX_BODY_ENV``...), keyed by where they are."""
+    (``settings.DATA_DIR_ENV``, the receiver's ``MAX_BODY_ENV``...), keyed by where they are.
+    The demo's own (``export-pipelines demo``, a laptop command) are not deployed settings."""
     found: dict[str, str] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(PACKAGE / "demo"):
+            continue
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in tree.body:
             target, value = None, None

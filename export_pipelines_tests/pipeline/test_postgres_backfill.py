@@ -125,6 +125,7 @@ def _all_done(instance: dg.DagsterInstance, ledger: Ledger, backfill_id: str) ->
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.timeout(GIVE_UP_SECONDS + 300)
 def test_a_two_vendor_backfill_on_postgres_keeps_each_vendors_pool_and_lands_once(
     project: Project, monkeypatch: pytest.MonkeyPatch

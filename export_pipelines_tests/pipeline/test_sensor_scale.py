@@ -69,6 +69,7 @@ def _tick(project: Project, sensor: dg.SensorDefinition):  # type: ignore[no-unt
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_a_thousand_jobs_in_flight_are_polled_once_each_inside_one_tick(project: Project) -> None:
     ledger = project.ledger()
     job_ids = _in_flight(project, ledger, 1000)
@@ -85,6 +86,7 @@ def test_a_thousand_jobs_in_flight_are_polled_once_each_inside_one_tick(project:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_a_backlog_larger_than_a_tick_is_worked_off_fairly(project: Project) -> None:
     ledger = project.ledger()
     job_ids = _in_flight(project, ledger, 120)
