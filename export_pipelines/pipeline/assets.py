@@ -19,7 +19,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from export_pipelines.lake import LakeResource
+from export_pipelines.lake.location import LakeLocation
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
+from export_pipelines.normalize import ParquetWriteResult
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.metadata import column_schema, markdown_preview
 from export_pipelines.pipeline.spec import ExportSpec
@@ -259,13 +261,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         job = ledger.mark_ingested(job.id, rows_per_file)
         yield dg.MaterializeResult(
             metadata={
-                "dagster/row_count": written.rows,
-                "dagster/column_schema": column_schema(written.schema),
-                "dagster/uri": location.uri,
-                "preview": dg.MetadataValue.md(markdown_preview(location)),
-                "path": dg.MetadataValue.path(str(location)),
-                "vendor_job_id": job.vendor_job_id,
-                "ledger_job_id": job.id,
+                **_written_metadata(written, location, job),
                 "files": len(job.files),
                 "bytes_raw": job.bytes,
                 "bytes_parquet": written.bytes,
@@ -279,6 +275,21 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         for form in spec.adapter.output_forms(spec.request)
     ]
     return [request, raw, table, *forms]
+
+
+def _written_metadata(
+    written: ParquetWriteResult, location: LakeLocation, job: JobRecord
+) -> dict[str, Any]:
+    """What a table or a further form of it says about the Parquet file it wrote."""
+    return {
+        "dagster/row_count": written.rows,
+        "dagster/column_schema": column_schema(written.schema),
+        "dagster/uri": location.uri,
+        "preview": dg.MetadataValue.md(markdown_preview(location)),
+        "path": dg.MetadataValue.path(str(location)),
+        "vendor_job_id": job.vendor_job_id,
+        "ledger_job_id": job.id,
+    }
 
 
 def _form_asset(
@@ -320,16 +331,7 @@ def _form_asset(
                 )
                 raise dg.Failure(description=message, allow_retries=False) from exc
         return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": written.rows,
-                "dagster/column_schema": column_schema(written.schema),
-                "dagster/uri": location.uri,
-                "preview": dg.MetadataValue.md(markdown_preview(location)),
-                "path": dg.MetadataValue.path(str(location)),
-                "vendor_job_id": job.vendor_job_id,
-                "ledger_job_id": job.id,
-                "bytes_parquet": written.bytes,
-            }
+            metadata={**_written_metadata(written, location, job), "bytes_parquet": written.bytes}
         )
 
     return form_table

@@ -10,15 +10,14 @@ sandbox's count of fetches it held shows each job was asked exactly once.
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import dagster as dg
 import pytest
 
-from export_pipelines.ledger import Ledger, LedgerResource
+from export_pipelines.ledger import Ledger
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
 from export_pipelines.sandbox.server import SandboxServer
-from export_pipelines.vendors.enterpret.resource import EnterpretResource
 from export_pipelines_tests.pipeline.conftest import Project
+from export_pipelines_tests.pipeline.test_status_sensor import _tick
 
 BODY = {
     "listRecords": {"timerange": {"startTime": 1709251200, "endTime": 1709337600}},
@@ -52,20 +51,6 @@ def _in_flight(project: Project, ledger: Ledger, count: int) -> list[int]:
         ledger.mark_submitted(job.id, project.sandbox.enterpret.submit(BODY).query_id)
         ids.append(job.id)
     return ids
-
-
-def _tick(project: Project, sensor: dg.SensorDefinition):  # type: ignore[no-untyped-def]
-    resource = EnterpretResource(
-        base_url=project.sandbox.base_url("enterpret"),
-        api_key=project.sandbox.api_key("enterpret"),
-        max_attempts=1,
-    )
-    with dg.build_sensor_context(
-        instance=project.instance(),
-        resources={"enterpret": resource, "ledger": LedgerResource()},
-        definitions=project.definitions(),
-    ) as context:
-        return sensor.evaluate_tick(context)
 
 
 @pytest.mark.slow
