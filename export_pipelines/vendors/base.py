@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import dagster as dg
 import pyarrow as pa
@@ -173,6 +173,10 @@ class VendorClient(Protocol):
         """Where this vendor's file URLs may point, and the size cap (``VendorResource``)."""
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class VendorResource(dg.ConfigurableResource):

@@ -9,7 +9,6 @@ message, an answer dripped byte by byte or absurdly large is abandoned, a cut or
 is resumed to the same bytes, and a download slower than the floor is given up on.
 """
 
-import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -131,10 +130,6 @@ def client_for(sandbox: SandboxServer, vendor: str, **settings: Any) -> VendorCl
     return resource.client()
 
 
-def closing(client: VendorClient) -> contextlib.closing[VendorClient]:
-    return contextlib.closing(client)
-
-
 @pytest.fixture(scope="module")
 def made(
     sandbox: SandboxServer, callbacks: Callbacks, tmp_path_factory: pytest.TempPathFactory
@@ -146,7 +141,7 @@ def made(
         for vendor, adapter in VENDORS.items():
             spec = first_partitioned_export(vendor)
             body = adapter.build_body(spec.request, first_window(spec))
-            with closing(client_for(sandbox, vendor)) as client:
+            with client_for(sandbox, vendor) as client:
                 job_id = client.submit(body).vendor_job_id
                 if adapter.completion is Completion.CALLBACK:
                     key = sandbox.api_key(vendor)
@@ -178,7 +173,7 @@ def test_a_throttle_told_by_the_vendors_own_header_is_waited_out(
     assert route is not None
     reset = time.time() + 1.5
     arm(sandbox, vendor, route, status=429, headers=ROUTES[vendor].throttle(reset), times=2)
-    with closing(client_for(sandbox, vendor)) as client:
+    with client_for(sandbox, vendor) as client:
         started = time.monotonic()
         status = client.status(made[vendor].job_id)
         waited = time.monotonic() - started
@@ -201,7 +196,7 @@ def test_bursts_of_errors_and_dropped_connections_are_retried(
     route = ROUTES[vendor].poll
     assert route is not None
     arm(sandbox, vendor, route, times=2, **fault)
-    with closing(client_for(sandbox, vendor)) as client:
+    with client_for(sandbox, vendor) as client:
         status = client.status(made[vendor].job_id)
     assert status.state is RemoteState.COMPLETED
     assert left(sandbox) == []
@@ -215,7 +210,7 @@ def test_an_outage_fails_after_exactly_max_attempts_with_a_clear_message(
     assert route is not None
     arm(sandbox, vendor, route, status=503, times=50)
     with (
-        closing(client_for(sandbox, vendor, max_attempts=3)) as client,
+        client_for(sandbox, vendor, max_attempts=3) as client,
         pytest.raises(VendorUnavailable) as raised,
     ):
         client.status(made[vendor].job_id)
@@ -232,7 +227,7 @@ def test_an_answer_dripped_byte_by_byte_is_abandoned_at_the_deadline(
     arm(sandbox, vendor, route, drip_bytes_per_second=20, times=2)
     settings = {"max_attempts": 2, "answer_deadline_seconds": 1.0}
     with (
-        closing(client_for(sandbox, vendor, **settings)) as client,
+        client_for(sandbox, vendor, **settings) as client,
         pytest.raises(OutcomeUnknown) as raised,
     ):
         client.status(made[vendor].job_id)
@@ -246,7 +241,7 @@ def test_an_absurdly_large_answer_is_refused_without_reading_it_all(
     sandbox: SandboxServer, made: dict[str, Made], vendor: str
 ) -> None:
     with (
-        closing(client_for(sandbox, vendor, max_answer_bytes=16)) as client,
+        client_for(sandbox, vendor, max_answer_bytes=16) as client,
         pytest.raises(RequestRejected) as raised,
     ):
         client.status(made[vendor].job_id)
@@ -268,7 +263,7 @@ def test_a_throttled_submit_waits_as_told_and_creates_one_job(
     throttle = ROUTES[vendor].throttle(time.time() + 1)
     arm(sandbox, vendor, ROUTES[vendor].submit, status=429, headers=throttle)
     body = dict(made[vendor].body)
-    with closing(client_for(sandbox, vendor)) as client:
+    with client_for(sandbox, vendor) as client:
         submitted = client.submit(body)
     assert submitted.vendor_job_id
     assert left(sandbox) == []
@@ -280,7 +275,7 @@ def test_a_throttled_submit_waits_as_told_and_creates_one_job(
 def _download(
     sandbox: SandboxServer, made: Made, dest: Path, **policy: Any
 ) -> tuple[int, str, int]:
-    with closing(client_for(sandbox, made.vendor)) as client:
+    with client_for(sandbox, made.vendor) as client:
         download_policy = dataclasses.replace(client.download_policy, **policy)
         got = download_to_file(
             made.file.url,

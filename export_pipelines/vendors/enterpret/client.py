@@ -65,6 +65,12 @@ class EnterpretClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> "EnterpretClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def submit(self, body: dict[str, Any]) -> Submitted:
         answer = self._http.post_json(SUBMIT_PATH, body, idempotent=False)
         query_id = answer.get("queryID") if isinstance(answer, dict) else None
