@@ -8,6 +8,7 @@ partition (an end before the start, a start in the future), and two documents de
 export (both named, by file and document number).
 """
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -25,6 +26,9 @@ from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.pipeline.spec import Cadence, ExportSpec
 from export_pipelines.recurrence import RecurrenceSpec, build_recurrence_definitions
 from export_pipelines.vendors import VENDORS, adapter_for
+
+#: libyaml's parser where PyYAML was built with it (ten times the pure-Python one).
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _known_vendor(vendor: str) -> str:
@@ -53,10 +57,21 @@ def _field_errors(field: str, error: ValidationError) -> str:
 def _declarations(defs_root: Path, vendor: str, export: str) -> list[str]:
     """Every ``AsyncExport`` document under the defs folder declaring ``vendor``/``export``, as
     ``<file>, document <n>`` (files read as written; templated names are compared as written)."""
-    found = []
-    for path in sorted(defs_root.rglob("defs.yaml")):
+    files = tuple((path, path.stat().st_mtime_ns) for path in sorted(defs_root.rglob("defs.yaml")))
+    return list(_declared_exports(defs_root, files).get((vendor, export), []))
+
+
+@functools.lru_cache(maxsize=8)
+def _declared_exports(
+    defs_root: Path, files: tuple[tuple[Path, int], ...]
+) -> dict[tuple[str, str], list[str]]:
+    """Each file parsed once per load of the code location, not once per export it declares (the
+    catalog's load time grew with the square of its exports). Keyed on the files' modification
+    times, so an edited file is read again."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for path, _ in files:
         try:
-            documents = list(yaml.safe_load_all(path.read_text()))
+            documents = list(yaml.load_all(path.read_text(), Loader=_YamlLoader))
         except (OSError, yaml.YAMLError):
             continue  # Dagster reports an unreadable file itself
         for index, document in enumerate(documents):
@@ -65,9 +80,9 @@ def _declarations(defs_root: Path, vendor: str, export: str) -> list[str]:
             ):
                 continue
             attributes = document.get("attributes") or {}
-            if attributes.get("vendor") == vendor and attributes.get("export") == export:
-                shown = path.relative_to(defs_root.parent).as_posix()
-                found.append(f"{shown}, document {index + 1}")
+            key = (str(attributes.get("vendor")), str(attributes.get("export")))
+            shown = path.relative_to(defs_root.parent).as_posix()
+            found.setdefault(key, []).append(f"{shown}, document {index + 1}")
     return found
 
 

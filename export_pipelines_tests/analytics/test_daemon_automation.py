@@ -33,7 +33,6 @@ def _analytics_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_an_export_landing_triggers_its_analytics_by_automation(project: Project) -> None:
     env = {**os.environ, **project.env}
     daemon_args = [

@@ -54,7 +54,6 @@ def _in_flight(project: Project, ledger: Ledger, count: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_a_thousand_jobs_in_flight_are_polled_once_each_inside_one_tick(project: Project) -> None:
     ledger = project.ledger()
     job_ids = _in_flight(project, ledger, 1000)
@@ -71,7 +70,6 @@ def test_a_thousand_jobs_in_flight_are_polled_once_each_inside_one_tick(project:
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_a_backlog_larger_than_a_tick_is_worked_off_fairly(project: Project) -> None:
     ledger = project.ledger()
     job_ids = _in_flight(project, ledger, 120)
@@ -88,11 +86,16 @@ def test_a_backlog_larger_than_a_tick_is_worked_off_fairly(project: Project) -> 
         polled = {j for j in job_ids if after[j] > before[j]}
         assert polled, "a tick polled nothing"
         assert all(after[j] - before[j] == 1 for j in polled)  # nothing twice in a tick
-        assert not polled & seen, "a job was polled again before every job was polled once"
+        again = polled & seen
+        # A tick that finishes the backlog may go on from its start (the first round's jobs),
+        # never before every job was polled once.
+        assert not again or seen | polled == set(job_ids), "polled again before all were polled"
+        assert not again or again <= rounds[0], "the wrap-around did not start from the oldest"
         seen |= polled
         rounds.append(polled)
     assert len(rounds) > 1
-    # The next tick starts over from the least recently polled: the first round's jobs.
+    # The next tick goes on with the jobs polled fewest times (least recently), none of the others.
+    before = {j: ledger.get(j).polls for j in job_ids}
     _tick(project, sensor)
-    again = {j for j in job_ids if ledger.get(j).polls == 2}
-    assert again and again <= rounds[0] | rounds[1]
+    polled = {j for j in job_ids if ledger.get(j).polls > before[j]}
+    assert polled and {before[j] for j in polled} == {min(before.values())}
