@@ -5,9 +5,16 @@ The analytics must declare each upstream export's partitions as the catalog does
 is not made here fails in review instead of mapping onto the wrong partitions.
 """
 
+from datetime import datetime
+
 import dagster as dg
 
 CATALOG_START = "2024-01-01"
+
+
+def hourly(start: str = CATALOG_START) -> dg.HourlyPartitionsDefinition:
+    # An hourly definition parses a text start with its own hourly format; a datetime is taken as is.
+    return dg.HourlyPartitionsDefinition(start_date=datetime.fromisoformat(start), timezone="UTC")
 
 
 def daily(start: str = CATALOG_START) -> dg.DailyPartitionsDefinition:

@@ -4,7 +4,7 @@ A vendor module says what it reads (its upstream export tables, each with the pa
 catalog and the mapping from an analytics partition onto them), how it computes its result from
 them, the figures a person looks for first, an optional chart, and a check with a meaning. The
 factory (:mod:`.assets`) turns that into one Dagster asset with its checks; adding a vendor's
-analytics (Connhex) is one more module and one line in the registry (:mod:`.registry`).
+analytics is one more module and one line in the registry (:mod:`.registry`).
 """
 
 from collections.abc import Callable, Mapping

@@ -1,7 +1,7 @@
 """Each check fails on data that breaks it: tables written by the test, labels from the sandbox."""
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,9 +11,10 @@ import pyarrow as pa
 import pytest
 
 from export_pipelines.analytics.assets import compute_partition, duplicate_key_problems
-from export_pipelines.analytics.vendors import enterpret, rebilly
+from export_pipelines.analytics.vendors import connhex, enterpret, rebilly
 from export_pipelines.lake import LakeResource
 from export_pipelines.sandbox.server import SandboxServer
+from export_pipelines.vendors.connhex.records import LONG
 from export_pipelines.vendors.enterpret.resource import EnterpretResource
 from export_pipelines_tests.analytics.lake_tables import write_table
 
@@ -150,3 +151,52 @@ def test_enterpret_check_fails_on_a_label_the_labels_api_does_not_know(
     broken["positive_share"] += 0.5
     assert any("do not sum to 1" in p for p in spec.check(inputs, replace(computed, frame=broken)))
     assert datetime(2024, 3, 4, tzinfo=UTC) == inputs.window.start
+
+
+def _points(hour: int, device: str) -> list[dict[str, Any]]:
+    start = datetime(2024, 3, 4, hour, tzinfo=UTC)
+    return [
+        {
+            "time": start + timedelta(minutes=minute),
+            "publisher": device,
+            "channel": "ch-1",
+            "name": "power",
+            "unit": "W",
+            "value": 400.0 + minute,
+        }
+        for minute in range(0, 60, 5)
+    ]
+
+
+def test_connhex_check_passes_on_its_own_result_and_fails_on_a_tampered_one(
+    lake: LakeResource,
+) -> None:
+    for hour in (8, 9):
+        rows = _points(hour, "urn:chx:device:sensor-001")
+        if hour == 8:  # sensor-002 says nothing in hour 9
+            rows += _points(hour, "urn:chx:device:sensor-002")
+        partition = f"{DAY}-{hour:02d}:00"
+        write_table(lake, "connhex", "raw_points_hourly", partition, rows, LONG.arrow())
+    spec = connhex.SPECS[0]
+    inputs, computed = compute_partition(spec, lake, DAY)
+    frame = computed.frame.set_index("publisher")
+    assert frame.loc["urn:chx:device:sensor-001", "points"] == 24
+    assert list(frame.loc["urn:chx:device:sensor-002", "silent_hours"]) == [9]
+    assert spec.check(inputs, computed) == []
+    assert duplicate_key_problems(spec, computed) == []
+
+    def problems(column: str, value: Any) -> str:
+        broken = computed.frame.copy()
+        broken.at[0, column] = value
+        return " | ".join(spec.check(inputs, replace(computed, frame=broken)))
+
+    assert "25 points counted, the exports hold 36" in problems("points", 13)
+    assert "min <= mean <= max" in problems("min_value", 10_000.0)
+    early = computed.frame.loc[0, "first_time"] - timedelta(days=1)
+    assert f"outside {DAY}" in problems("first_time", early)
+    assert "more gap than" in problems("gaps_over_threshold", 99)
+    assert "silent hours [3] are not exported hours" in problems("silent_hours", [3])
+    assert "are not the 2 exported hours" in problems("reporting_hour_count", 0)
+    doubled = replace(computed, frame=computed.frame.iloc[[0, 0, 1]])
+    (duplicated,) = duplicate_key_problems(spec, doubled)
+    assert duplicated.startswith("2 rows share their key ['day', 'publisher', 'channel', 'name']")

@@ -1,7 +1,8 @@
-"""HiEnergy and HelloData analytics over export tables written by the test, figures by hand.
+"""HiEnergy, HelloData and Connhex analytics over export tables written by the test, figures by hand.
 
-The tables are small and typed as the catalog's (decimal money, date32 days); the expected league
-and rents are worked out here with ``Decimal`` and plain arithmetic.
+The tables are small and typed as the catalog's (decimal money, date32 days, Connhex's long
+schema); the expected league, rents and device days are worked out here with ``Decimal``, plain
+arithmetic and ``statistics``.
 """
 
 import random
@@ -16,8 +17,10 @@ import pytest
 
 from export_pipelines.analytics.assets import compute_partition
 from export_pipelines.analytics.metadata import png_bytes
-from export_pipelines.analytics.vendors import hellodata, hienergy
+from export_pipelines.analytics.vendors import connhex, hellodata, hienergy
 from export_pipelines.lake import LakeResource
+from export_pipelines.vendors.connhex.records import LONG
+from export_pipelines_tests.analytics.connhex_expected import expected_series, result_series
 from export_pipelines_tests.analytics.lake_tables import write_table
 
 MONEY = pa.decimal128(18, 2)
@@ -247,3 +250,90 @@ def test_the_week_before_the_catalog_start_is_simply_not_an_upstream(lake: LakeR
     assert (date(2024, 1, 7) - timedelta(days=7)).isoformat() not in deals.partitions_for(
         "2024-01-01", spec.partitions_def
     )
+
+
+DEVICE_A, DEVICE_B = "urn:chx:device:sensor-001", "urn:chx:device:sensor-002"
+CHANNEL = "d8b44f95-abdd-5f8d-891f-70b33b770749"
+DEVICE_DAY = datetime(2024, 3, 4, tzinfo=UTC)
+#: Hours 3 and 4 of the day are not exported (nor 6 to 23).
+EXPORTED_HOURS = (0, 1, 2, 5)
+
+
+def _point(device: str, name: str, hour: int, minute: int, value: float | None) -> dict[str, Any]:
+    return {
+        "time": DEVICE_DAY + timedelta(hours=hour, minutes=minute),
+        "publisher": device,
+        "channel": CHANNEL,
+        "name": name,
+        "unit": "°C" if name == "temperature" else "%",
+        "value": value,
+    }
+
+
+def _device_points() -> list[dict[str, Any]]:
+    """A's temperature every 10 minutes but silent in hour 1; A's humidity every 10 minutes with
+    one empty value; B's temperature twice, in hours 0 and 5 only."""
+    points = [
+        _point(DEVICE_A, "temperature", hour, minute, 20 + hour + minute / 100)
+        for hour in (0, 2, 5)
+        for minute in range(0, 60, 10)
+    ]
+    points += [
+        _point(
+            DEVICE_A, "humidity", hour, minute, None if (hour, minute) == (1, 30) else 40.0 + minute
+        )
+        for hour in EXPORTED_HOURS
+        for minute in range(0, 60, 10)
+    ]
+    points += [
+        _point(DEVICE_B, "temperature", 0, 5, 19.5),
+        _point(DEVICE_B, "temperature", 5, 30, 21.0),
+    ]
+    return points
+
+
+def _write_device_hours(lake: LakeResource, points: list[dict[str, Any]]) -> None:
+    rng = random.Random(7)
+    for hour in EXPORTED_HOURS:
+        rows = [p for p in points if p["time"].hour == hour]
+        rng.shuffle(rows)  # the raw long file is in arrival order, not time order
+        partition = f"{DEVICE_DAY:%Y-%m-%d}-{hour:02d}:00"
+        write_table(lake, "connhex", "raw_points_hourly", partition, rows, LONG.arrow())
+
+
+def test_connhex_device_day_gaps_and_silent_hours_within_the_exported_hours(
+    lake: LakeResource,
+) -> None:
+    points = _device_points()
+    _write_device_hours(lake, points)
+    spec = connhex.SPECS[0]
+    inputs, computed = compute_partition(spec, lake, "2024-03-04")
+    assert len(inputs.tables["raw_points_hourly"].found) == len(EXPORTED_HOURS)
+    assert len(inputs.tables["raw_points_hourly"].missing) == 24 - len(EXPORTED_HOURS)
+
+    expected = expected_series(
+        points, DEVICE_DAY, set(EXPORTED_HOURS), connhex.GAP_THRESHOLD_SECONDS
+    )
+    assert result_series(computed.frame) == expected
+    a_temperature = expected[(DEVICE_A, CHANNEL, "temperature")]
+    # 00:50 to 02:00 is the gap; 02:50 to 05:00 spans hours not exported and is no interval.
+    assert a_temperature["largest_gap_seconds"] == 70 * 60
+    assert a_temperature["gaps_over_threshold"] == 1
+    assert a_temperature["silent_hours"] == [1]
+    assert expected[(DEVICE_A, CHANNEL, "humidity")]["values"] == 23
+    assert expected[(DEVICE_B, CHANNEL, "temperature")]["largest_gap_seconds"] is None
+    assert expected[(DEVICE_B, CHANNEL, "temperature")]["silent_hours"] == [1, 2]
+
+    figures = spec.headline(computed.frame)
+    assert figures["devices"] == 2
+    assert figures["points"] == len(points)
+    assert figures["devices_with_gaps"] == 2
+    assert figures["gaps_over_threshold"] == 1
+    assert figures["largest_gap_seconds"] == 70 * 60
+    # A's hour 1 still has humidity; B, one series, is silent in hours 1 and 2.
+    assert figures["silent_device_hours"] == 2
+    assert figures["silent_series_hours"] == 3
+    assert spec.check(inputs, computed) == []
+    assert spec.chart is not None
+    figure = spec.chart(computed.frame)
+    assert figure is not None and png_bytes(figure).startswith(b"\x89PNG")

@@ -4,6 +4,7 @@ import dagster as dg
 
 from export_pipelines.analytics import automation
 from export_pipelines.analytics.registry import SPECS
+from export_pipelines.analytics.vendors import connhex
 from export_pipelines.pipeline import keys
 
 
@@ -35,6 +36,8 @@ def test_a_backfill_of_an_export_partition_reaches_exactly_the_analytics_it_feed
     deals = keys.table_key("hienergy", "coupon_deals_weekly")
     rents = dg.AssetKey(["analytics", "hellodata", "rent_by_market"])
     survey = keys.table_key("hellodata", "rent_survey_by_market")
+    device_daily = dg.AssetKey(["analytics", "connhex", "device_daily"])
+    raw_points = keys.table_key("connhex", "raw_points_hourly")
 
     def children(parent: dg.AssetKey, child: dg.AssetKey, partition: str) -> list[str]:
         mapping = graph.get_partition_mapping(child, parent)
@@ -49,6 +52,26 @@ def test_a_backfill_of_an_export_partition_reaches_exactly_the_analytics_it_feed
     assert children(deals, league.key, "2024-03-31") == ["2024-03-01", "2024-04-01"]
     assert children(survey, rents, "2024-04-01") == ["2024"]
     assert children(survey, rents, "2024-12-01") == ["2024"]
+    assert children(raw_points, device_daily, "2024-03-04-00:00") == ["2024-03-04"]
+    assert children(raw_points, device_daily, "2024-03-04-23:00") == ["2024-03-04"]
+
+
+def test_a_connhex_day_reads_exactly_its_24_hours_as_the_asset_graph_maps_them() -> None:
+    spec = connhex.SPECS[0]
+    graph = _definitions().resolve_asset_graph()
+    (upstream,) = spec.upstreams
+    hours = upstream.partitions_for("2024-03-04", spec.partitions_def)
+    assert hours == [f"2024-03-04-{hour:02d}:00" for hour in range(24)]
+    mapping = graph.get_partition_mapping(spec.key, upstream.key)
+    catalog = graph.get(upstream.key).partitions_def
+    assert catalog is not None
+    mapped = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        spec.partitions_def.subset_with_partition_keys(["2024-03-04"]), spec.partitions_def, catalog
+    )
+    assert sorted(mapped.partitions_subset.get_partition_keys()) == hours
+    condition = graph.get(spec.key).automation_condition
+    assert condition is not None and condition.get_label() == "when_upstream_lands"
+    assert spec.key.path == ["analytics", "connhex", "device_daily"]
 
 
 def test_the_automation_sensor_runs_by_default_and_no_status_sensor_selects_analytics() -> None:
