@@ -49,6 +49,8 @@ DriftPolicy = Literal["rescue", "evolve", "freeze"]
 DRIFT_POLICIES: Final[tuple[str, ...]] = get_args(DriftPolicy)
 #: Rows of the written file rewritten at a time when a field becomes a column.
 _EVOLVE_ROWS = 100_000
+#: Fields named in one log line or ledger event; the materialization's metadata lists every one.
+_SUMMARY_FIELDS = 20
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,11 @@ class Drift:
         """One line for logs and the ledger (field names and places only, never values)."""
         if not self.fields:
             return f"schema drift ({self.policy}): none"
-        seen = ", ".join(
-            f"{f.name} (first in {f.where()}, kept in {f.kept_in})" for f in self.fields
-        )
-        return f"schema drift ({self.policy}): fields the schema does not declare: {seen}"
+        shown = self.fields[:_SUMMARY_FIELDS]
+        seen = ", ".join(f"{f.name} (first in {f.where()}, kept in {f.kept_in})" for f in shown)
+        more = len(self.fields) - len(shown)
+        tail = f" and {more} more (the table's metadata lists them all)" if more else ""
+        return f"schema drift ({self.policy}): fields the schema does not declare: {seen}{tail}"
 
 
 def checked_policy(value: object) -> DriftPolicy:

@@ -22,7 +22,8 @@ Column mapping (vendor field → column):
   struct<msgs, msgs_en> of list<struct<text, actor, actor_id>>; ``survey`` → ``survey``
   struct<responses, responses_en> of list<struct<question, answer, selected_options list<string>>>
 - anything else the vendor adds → ``_rescued`` (JSON text of the unknown keys), so nothing is lost
-  silently and a schema change shows up as non-null ``_rescued`` values.
+  silently and a schema change shows up as non-null ``_rescued`` values; the export's
+  ``schema_drift`` then keeps it there, makes it a column or refuses the file (``normalize.drift``).
 """
 
 import json
