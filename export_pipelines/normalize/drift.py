@@ -13,10 +13,12 @@ normalizer knows about it:
   from one partition would let the next partition infer another, and a table whose partitions
   disagree on a column's type cannot be read as one dataset; text always can. A field named like
   a column the table already has (a declared or a lineage column, or Enterpret's ``metadata``
-  members beside ``keyValues``) cannot be a column and stays in ``_rescued``. Earlier partitions
+  members beside ``keyValues``), or starting with ``_`` (the prefix of the pipeline's own
+  columns), cannot be a column and stays in ``_rescued``. Earlier partitions
   are not rewritten: readers unify the partitions' schemas (a missing column reads as null).
 - ``freeze``: the first batch that carries such a field fails the file with an error naming the
-  file, the field(s) and the row they were first seen in; nothing is written.
+  file, the field(s) and the row they were first seen in (the file's rows counted from 1, across
+  all parts of a ZIP); nothing is written.
 
 Fields are found from the JSON texts by DuckDB (``json_keys``, ``json_extract_string``,
 ``json_merge_patch``) over whole arrays: no Python per row. A field is drift when a row carries it
