@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from export_pipelines.lake import LakeResource
 from export_pipelines.lake.location import LakeLocation
+from export_pipelines.normalize.drift import unified_schema
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,14 @@ class UpstreamTables:
                 f"{self.vendor}/{self.export}: none of the partitions {', '.join(self.missing)} "
                 "is in the lake; materialize the export first"
             )
-        return ds.dataset(
-            [loc.path for loc in self.locations],
-            format="parquet",
-            filesystem=self.locations[0].fs,
-        )
+        paths = [loc.path for loc in self.locations]
+        fs = self.locations[0].fs
+        found = ds.dataset(paths, format="parquet", filesystem=fs)
+        # A dataset takes its schema from one file; partitions written before and after a
+        # schema drift (``evolve``) differ, so read every footer and unify: a column a partition
+        # lacks reads as null there, and none is dropped for being absent from the first file.
+        schema = unified_schema(f.physical_schema for f in found.get_fragments())
+        return ds.dataset(paths, schema=schema, format="parquet", filesystem=fs)
 
     def read(self, columns: list[str]) -> pa.Table:
         """Only ``columns`` of the found partitions (analytics read a few columns of wide tables)."""

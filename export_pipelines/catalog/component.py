@@ -19,6 +19,7 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from export_pipelines import settings
+from export_pipelines.normalize.drift import checked_policy
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.assets import build_export_assets
 from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY
@@ -129,12 +130,27 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
         "``max_catch_up``, ``enabled``.",
     )
 
+    schema_drift: str | None = Field(
+        default=None,
+        description="What a field the vendor's files carry but the table does not declare does: "
+        "rescue (kept as JSON text in the table's _rescued column), evolve (becomes a new "
+        "nullable string column from this partition on; earlier partitions are untouched) or "
+        "freeze (fails the table naming the file, the field and the row). Default: rescue, so "
+        "a vendor's new field neither breaks the pipeline, nor is lost, nor changes the table's "
+        "columns under its readers; freeze for a vendor whose files cannot keep such a field.",
+    )
+
     _spec: ExportSpec | None = PrivateAttr(default=None)
 
     @field_validator("vendor")
     @classmethod
     def _vendor(cls, value: str) -> str:
         return _known_vendor(value)
+
+    @field_validator("schema_drift")
+    @classmethod
+    def _drift(cls, value: str | None) -> str | None:
+        return None if value is None else checked_policy(value)
 
     @field_validator("timezone")
     @classmethod
@@ -186,6 +202,10 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
         adapter.check_request(
             request, partitioned=partitioned, windowed_by_recurrence=recurrence is not None
         )
+        drift = checked_policy(self.schema_drift or adapter.schema_drift_default(request))
+        problem = adapter.schema_drift_problem(request, drift)
+        if problem:
+            raise ValueError(f"schema_drift: {drift} cannot apply: {problem}")
         spec = ExportSpec(
             vendor=self.vendor,
             name=self.export,
@@ -197,6 +217,7 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
             pool=self.pool,
             request=request,
             recurrence=recurrence,
+            schema_drift=drift,
         )
         partitions = spec.partitions_def()
         first = partitions.get_first_partition_window() if partitions is not None else None

@@ -604,6 +604,14 @@ class Ledger:
             job.events.append(JobEvent(state=job.state, detail=f"error: {error}"))
             return _snapshot(job)
 
+    def record_event(self, job_id: int, detail: str) -> JobRecord:
+        """Something worth keeping happened to this job without changing its state (the table
+        step found schema drift): one event in its history."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.events.append(JobEvent(state=job.state, detail=detail))
+            return _snapshot(job)
+
     def record_ingest_attempt(self, job_id: int, attempt: int, detail: str) -> JobRecord:
         """The status sensor requested raw+table run number ``attempt`` for this job."""
         with self._session() as session:

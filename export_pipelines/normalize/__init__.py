@@ -9,7 +9,9 @@ The engine every vendor stands on, so that no vendor writes a per-row Python loo
 - :mod:`.schema` declares a table (columns, vendor names, Arrow types); :mod:`.readers` reads CSV,
   JSON Lines, JSON arrays, JSON:API, XML and XLSX into it (``TabularNormalizer(schema, fmt)``);
 - :mod:`.arrowops` holds the whole-array mappings vendors' nested JSON needs;
-- :mod:`.writer` streams batches into Parquet atomically; :mod:`.errors` is the one error type.
+- :mod:`.writer` streams batches into Parquet atomically; :mod:`.errors` is the one error type;
+- :mod:`.drift` applies an export's schema-drift policy (rescue, evolve, freeze) to any reader's
+  ``_rescued`` column on the way to the writer.
 
 A vendor with a flat table declares it and is done::
 

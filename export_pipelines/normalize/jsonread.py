@@ -119,10 +119,39 @@ def locate(run: Run, file: str, options: pj.ParseOptions) -> Exception:
         except pa.ArrowInvalid as exc:
             message = str(exc).removeprefix("JSON parse error: ")
             match = _COLUMN.search(message)
-            column = match.group(1).strip("/").replace("/", ".") if match else None
+            path = match.group(1).strip("/").split("/") if match else []
+            column = ".".join(path) or None
             reason = re.sub(r"\s*in row \d+$", "", _COLUMN.sub("", message)).strip()
-            return NormalizeError(file, where, column or None, reason=f"wrong type: {reason}")
+            declared = _declared_type(options.explicit_schema, path)
+            if declared is not None and (found := _member(value, path)) is not _MISSING:
+                # Say what was there and what belongs, as the CSV, XML and XLSX readers do.
+                reason = f"{shown(found)} does not fit {declared} ({reason})"
+            return NormalizeError(file, where, column, reason=f"wrong type: {reason}")
     return MixedTypes()
+
+
+_MISSING = object()
+
+
+def _member(record: object, path: list[str]) -> object:
+    """``record[path[0]][path[1]]…``, or ``_MISSING`` where the path leaves the objects."""
+    for name in path:
+        if not isinstance(record, dict) or name not in record:
+            return _MISSING
+        record = record[name]
+    return record
+
+
+def _declared_type(schema: pa.Schema | None, path: list[str]) -> pa.DataType | None:
+    """The explicit schema's type at ``path`` (through structs), if it declares one."""
+    fields: pa.Schema | pa.StructType | None = schema
+    kind: pa.DataType | None = None
+    for name in path:
+        if fields is None or fields.get_field_index(name) < 0:
+            return None
+        kind = fields.field(name).type
+        fields = kind if isinstance(kind, pa.StructType) else None
+    return kind
 
 
 def jsonl_runs(stream: BinaryIO, file: str) -> Iterator[Run]:

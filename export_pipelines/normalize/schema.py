@@ -23,7 +23,9 @@ Example (a HiEnergy-style CSV with a repeated ``price`` header)::
 
 Fields of the file that no column declares go to ``_rescued`` (JSON text of the row's non-null
 unknown fields) with ``extra="rescue"``, the default, so a vendor's new field is kept and shows up;
-``extra="error"`` refuses such a file instead.
+``extra="error"`` refuses such a file instead. What the pipeline then does with ``_rescued`` (keep
+it, turn its fields into columns, or refuse the file) is the export's ``schema_drift`` policy
+(:mod:`.drift`).
 """
 
 from dataclasses import dataclass, field

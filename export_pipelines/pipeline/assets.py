@@ -23,7 +23,7 @@ from export_pipelines.lake.location import LakeLocation
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
 from export_pipelines.normalize import ParquetWriteResult
 from export_pipelines.pipeline import keys
-from export_pipelines.pipeline.metadata import column_schema, markdown_preview
+from export_pipelines.pipeline.metadata import column_schema, drift_metadata, markdown_preview
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import (
     StepFailed,
@@ -235,7 +235,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         # partition's table (a local file or an S3 object) as it was.
         with lake.writing(location) as path:
             try:
-                written = normalize_job(job, spec=spec, lake=lake, dest=path)
+                written, drift = normalize_job(job, spec=spec, lake=lake, dest=path)
             except Exception as exc:
                 message = (
                     f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}, raw "
@@ -259,9 +259,13 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 yield check
                 raise dg.Failure(description=message, allow_retries=False)
         job = ledger.mark_ingested(job.id, rows_per_file)
+        if drift.fields:
+            context.log.warning(f"{vendor}/{name} partition {job.partition_key}: {drift.summary()}")
+            ledger.record_event(job.id, drift.summary())
         yield dg.MaterializeResult(
             metadata={
                 **_written_metadata(written, location, job),
+                **drift_metadata(drift),
                 "files": len(job.files),
                 "bytes_raw": job.bytes,
                 "bytes_parquet": written.bytes,
@@ -323,7 +327,7 @@ def _form_asset(
         location = lake.form(vendor, name, job.partition_key, form)
         with lake.writing(location) as path:
             try:
-                written = normalize_job(job, spec=spec, lake=lake, dest=path, form=form)
+                written, _ = normalize_job(job, spec=spec, lake=lake, dest=path, form=form)
             except Exception as exc:
                 message = (
                     f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}) into its "

@@ -1,10 +1,13 @@
 """Materialization metadata: schema, preview and lineage a user sees in the Dagster UI."""
 
+from typing import Any
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from export_pipelines.lake import LakeLocation
+from export_pipelines.normalize.drift import Drift
 
 _PREVIEW_ROWS = 5
 _PREVIEW_CELL = 60
@@ -40,3 +43,20 @@ def markdown_preview(location: LakeLocation, columns: list[str] | None = None) -
     for row in table.to_pylist():
         lines.append("| " + " | ".join(_cell(row[name]) for name in names) + " |")
     return "\n".join(lines)
+
+
+def drift_metadata(drift: Drift) -> dict[str, Any]:
+    """The table's drift entries: the policy always (so a reader sees which applies), and when
+    the files carried undeclared fields, which, where each was first seen and where it went; for
+    ``evolve`` the partition's resulting schema (also ``dagster/column_schema``). Field names and
+    places only: values may be personal data."""
+    metadata: dict[str, Any] = {"schema_drift_policy": drift.policy}
+    if not drift.fields:
+        return metadata
+    metadata["schema_drift_added"] = dg.MetadataValue.json(
+        [{"field": f.name, "first_seen": f.where(), "kept_in": f.kept_in} for f in drift.fields]
+    )
+    metadata["schema_drift"] = drift.summary()
+    if drift.evolved_schema is not None:
+        metadata["schema_drift_evolved_schema"] = column_schema(drift.evolved_schema)
+    return metadata

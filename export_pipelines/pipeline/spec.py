@@ -7,6 +7,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import BaseModel
 
+from export_pipelines.normalize.drift import DriftPolicy
 from export_pipelines.recurrence import RecurrenceSpec
 from export_pipelines.vendors import adapter_for
 from export_pipelines.vendors.base import VendorAdapter
@@ -29,6 +30,8 @@ class ExportSpec:
     pool: str | None
     request: BaseModel
     recurrence: RecurrenceSpec | None = None
+    #: What an undeclared field in the files does (:mod:`export_pipelines.normalize.drift`).
+    schema_drift: DriftPolicy = "rescue"
 
     @property
     def adapter(self) -> VendorAdapter[Any]:

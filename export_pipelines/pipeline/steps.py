@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from export_pipelines.lake import LakeLocation, LakeResource
 from export_pipelines.ledger import FileRecord, FileUpdate, JobRecord, JobState, Ledger
-from export_pipelines.normalize import Lineage, ParquetWriteResult, write_parquet
+from export_pipelines.normalize import Lineage, ParquetWriteResult
+from export_pipelines.normalize.drift import Drift, write_parquet_with_drift
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.transport import DownloadedFile, ExpiredUrlError, download_to_file
 from export_pipelines.vendors.base import (
@@ -205,11 +206,12 @@ def normalize_job(
     lake: LakeResource,
     dest: Path,
     form: str | None = None,
-) -> ParquetWriteResult:
+) -> tuple[ParquetWriteResult, Drift]:
     """Every raw file of ``job`` → the Parquet file ``dest`` (written atomically; the caller
     publishes it to the lake once it passed its check); with ``form``, that further table of the
     export (``VendorAdapter.output_forms``). Raw files are read from the lake, one at a time: from
-    S3 each is fetched to scratch space just before it is parsed."""
+    S3 each is fetched to scratch space just before it is parsed. Fields the files carry beyond
+    the declared schema follow the export's ``schema_drift`` policy; what drifted is returned."""
     raw = {f.name: _raw_file(lake, spec, job, f) for f in job.files}
     missing = [f.name for f in job.files if not f.local_path or not raw[f.name].exists()]
     if missing:
@@ -235,6 +237,6 @@ def normalize_job(
 
     feed = sources()
     try:
-        return write_parquet(dest, normalizer.schema, feed, lineage)
+        return write_parquet_with_drift(dest, normalizer.schema, feed, lineage, spec.schema_drift)
     finally:
         feed.close()  # a failed write leaves no raw file fetched to scratch behind

@@ -31,6 +31,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from export_pipelines import settings
+from export_pipelines.normalize.schema import RESCUED
 from export_pipelines.transport import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     AnswerLimits,
@@ -343,6 +344,25 @@ class VendorAdapter(ABC, Generic[RequestT]):
         """Verify and read one completion callback (``completion`` is ``CALLBACK``); raise
         :class:`DeliveryRefused` for a bad signature or body. Polled vendors keep this."""
         raise DeliveryRefused(404, f"{self.name} completes by polling and takes no callbacks")
+
+    def schema_drift_problem(self, request: RequestT, policy: str) -> str | None:
+        """Why this export's files cannot follow the drift ``policy``; None if they can.
+
+        ``rescue`` and ``evolve`` work on the ``_rescued`` column (:mod:`export_pipelines.
+        normalize.drift`), so a normalizer without one can only refuse undeclared fields, which
+        is ``freeze``. A vendor overrides this to say why its files keep no such column."""
+        if policy == "freeze" or RESCUED.name in self.normalizer_for(request).schema.names:
+            return None
+        return (
+            f"{self.name}'s table keeps no {RESCUED.name} column, so a field its files do not "
+            "declare always fails the file; only freeze applies"
+        )
+
+    def schema_drift_default(self, request: RequestT) -> str:
+        """The policy of an export that declares none: ``rescue`` where the files can keep an
+        undeclared field (nothing breaks, nothing is lost, the table's columns stay as
+        declared), else ``freeze`` (what such a vendor's reader does anyway)."""
+        return "rescue" if self.schema_drift_problem(request, "rescue") is None else "freeze"
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         """What is wrong with the rows counted per file, by the vendor's own rules; None if

@@ -84,7 +84,7 @@ def test_every_part_lands_once_and_whole_through_cuts_and_a_refusal(
     assert all(f.local_path and Path(f.local_path).stat().st_size == f.bytes for f in job.files)
     assert any(detail == "file URLs refreshed" for _, _, detail in job.history)
     with lake.writing(lake.table("hienergy", "clicks_daily", job.partition_key)) as dest:
-        written = steps.normalize_job(job, spec=spec, lake=lake, dest=dest)
+        written, _ = steps.normalize_job(job, spec=spec, lake=lake, dest=dest)
     want = expected_rows(sandbox.url, report_id, body)
     assert written.rows == len(want)
     assert [written.rows_per_source[f.name] for f in job.files] == [20] * (len(want) // 20) + (

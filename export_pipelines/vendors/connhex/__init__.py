@@ -32,6 +32,15 @@ class ConnhexAdapter(VendorAdapter[ConnhexRequest]):
             return {WIDE_FORM: ConnhexWideNormalizer(request)}
         return {}
 
+    def schema_drift_problem(self, request: ConnhexRequest, policy: str) -> str | None:
+        if policy == "freeze":
+            return None
+        return (
+            "Connhex's files hold the fixed long layout or, wide, exactly the columns the "
+            "request names (C-6); a column beyond them is a file of another layout, not a new "
+            f"field, so no {policy} applies: its reader refuses it (only freeze applies)"
+        )
+
     def check_request(
         self, request: ConnhexRequest, *, partitioned: bool, windowed_by_recurrence: bool
     ) -> None:

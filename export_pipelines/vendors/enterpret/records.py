@@ -22,7 +22,8 @@ Column mapping (vendor field → column):
   struct<msgs, msgs_en> of list<struct<text, actor, actor_id>>; ``survey`` → ``survey``
   struct<responses, responses_en> of list<struct<question, answer, selected_options list<string>>>
 - anything else the vendor adds → ``_rescued`` (JSON text of the unknown keys), so nothing is lost
-  silently and a schema change shows up as non-null ``_rescued`` values.
+  silently and a schema change shows up as non-null ``_rescued`` values; the export's
+  ``schema_drift`` then keeps it there, makes it a column or refuses the file (``normalize.drift``).
 """
 
 import json
@@ -438,8 +439,30 @@ def _rows_one_by_one(run: Run, file: str) -> pa.RecordBatch:
         try:
             rows.append(record_to_row(record))
         except (ValueError, TypeError, AttributeError) as exc:
-            raise NormalizeError(file, _where(run, k), reason=f"wrong type: {exc}") from None
+            raise NormalizeError(
+                file, _where(run, k), _failing_field(record), reason=f"wrong type: {exc}"
+            ) from None
     return pa.RecordBatch.from_pylist(rows, schema=RECORD_SCHEMA)
+
+
+#: The fields pyarrow reads without a declared type (the epochs and ``metadata``), each with its
+#: conversion: a record that fails :func:`record_to_row` fails one of these (every declared field
+#: was checked by its own parse first).
+_OPEN_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("sourceTimestamp", lambda r: _epoch_ms(r.get("sourceTimestamp"))),
+    ("ingestedAt", lambda r: _epoch_ms(r.get("ingestedAt"))),
+    ("metadata", lambda r: _metadata(r.get("metadata"))),
+)
+
+
+def _failing_field(record: dict[str, Any]) -> str | None:
+    """The vendor field whose value does not convert, for the error to name (rare path)."""
+    for name, convert in _OPEN_FIELDS:
+        try:
+            convert(record)
+        except (ValueError, TypeError, AttributeError):
+            return name
+    return None
 
 
 class EnterpretNormalizer:

@@ -13,7 +13,8 @@ Types:
   as the vendor documents them (two decimals, not money);
 - calendar days (``joined_on``, ``starts_on``, ``ends_on``, ``trending_since``): date32;
 - ``clicked_at``: timestamp[ms, UTC] (the vendor's datetimes are UTC);
-- a column the vendor adds later is kept in ``_rescued`` (JSON of the row's unknown fields).
+- a column the vendor adds later is kept in ``_rescued`` (JSON of the row's unknown fields), or
+  becomes a column, or fails the file, by the export's ``schema_drift`` (``normalize.drift``).
 """
 
 from typing import Final

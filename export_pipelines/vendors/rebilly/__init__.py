@@ -49,6 +49,16 @@ class RebillyAdapter(VendorAdapter[RebillyRequest]):
     def normalizer_for(self, request: RebillyRequest) -> Normalizer:
         return RebillyNormalizer(request.resource, request.format, request.fields)
 
+    def schema_drift_problem(self, request: RebillyRequest, policy: str) -> str | None:
+        if policy == "freeze":
+            return None
+        return (
+            f"Rebilly's files carry an undeclared field differently in each format (text in csv "
+            f"and xml, typed and nested in json), so no {policy} could keep it the same way "
+            "whatever the format; its reader refuses such a field, naming it (only freeze "
+            "applies)"
+        )
+
     def build_body(self, request: RebillyRequest, window: Window | None) -> dict[str, Any]:
         # No window and no declared range is the vendor's documented "all time".
         if window is None:

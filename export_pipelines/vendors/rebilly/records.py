@@ -18,7 +18,8 @@ columns (:mod:`.tables`), so csv, json, json-api and xml of one export give the 
 
 A field the table does not declare fails the file, naming it: each format would carry such a field
 differently (text in csv and xml, typed in json), so no rescue column could hold it the same way
-across formats, and dropping it would lose data silently. ``fields`` in the request restricts the
+across formats, and dropping it would lose data silently (so a Rebilly export's ``schema_drift``
+can only be ``freeze``, which the catalog enforces). ``fields`` in the request restricts the
 columns the vendor writes; the others are null.
 """
 
