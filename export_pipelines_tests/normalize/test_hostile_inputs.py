@@ -139,7 +139,10 @@ READERS = [
     Reader("xlsx", _xlsx, Xlsx(), rf": row {WRONG_ROW + 1}: column count"),
     # A number in most records and text in one: the record-by-record path names the record.
     Reader(
-        "enterpret", _enterpret, None, rf": record {WRONG_ROW}: column sourceTimestamp: wrong type: .*'many'"
+        "enterpret",
+        _enterpret,
+        None,
+        rf": record {WRONG_ROW}: column sourceTimestamp: wrong type: .*'many'",
     ),
 ]
 TEXT_READERS = [r for r in READERS if r.name != "xlsx"]
