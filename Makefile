@@ -28,9 +28,9 @@ typecheck: install
 	$(BIN)/mypy
 
 # Two workers: most tests wait on sockets and subprocesses. The heavy tests (whole systems for
-# minutes each) run with `make test-heavy`.
+# minutes each) are scheduled first; `make test-heavy` runs them alone.
 test: lint typecheck
-	$(BIN)/pytest -n 2 -m "not heavy"
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=30
 
 test-heavy: install
 	$(BIN)/pytest -m heavy

@@ -9,6 +9,13 @@ from export_pipelines.ledger import Ledger
 from export_pipelines_tests.services import postgres_schema
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The whole-system tests (``heavy``: minutes each) first, so that the two workers of
+    ``make test`` start them at once and finish together, rather than one worker starting a
+    five-minute test when the other has nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The ledger's two supported backends: SQLite (the default) and PostgreSQL."""

@@ -3,8 +3,7 @@
 Modelled on Dagster's own remote-job sensors (dbt Cloud): a time budget well under the daemon's
 60-second tick limit, polls made concurrently and paced (``polling.py``), a backlog worked off fairly
 across ticks (least recently polled first, kept in the ledger rather than in a cursor, so an
-unreadable or lost cursor loses nothing), one failing job
-never blocking the others (whatever it raises is logged for that job and the tick goes on), and a
+unreadable or lost cursor loses nothing), one failing job never blocking the others (whatever it raises is logged for that job and the tick goes on), and a
 run key per ledger job and attempt so a completion launches exactly one run however many ticks see
 it. A raw+table run that failed (or died, and was marked failed by run monitoring) is launched
 again under the next attempt's key, up to ``max_ingest_attempts``, each attempt in the ledger.
@@ -14,8 +13,14 @@ A vendor that completes by callback (HelloData) is not polled: the webhook recei
 delivery in the ledger and completes the job there, so its sensor only launches the raw+table run
 of every completed job not launched yet (deliveries received while no daemon ran included) and
 marks timed out the jobs whose callback did not come within the deadline.
+
+A vendor whose quota is spent for longer than a call may wait (its 429 names a reset hours away)
+is not asked again before the reset: the tick stops polling, keeps the reset time in the sensor's
+cursor and skips the vendor's polls until then. The jobs stay in flight, not failed; a lost cursor
+only costs one more refused poll.
 """
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +31,7 @@ from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY, Answer, poll_backlog
 from export_pipelines.pipeline.steps import apply_status, deadline_message, past_deadline
+from export_pipelines.transport import VendorUnavailable
 from export_pipelines.vendors import adapter_for
 from export_pipelines.vendors.base import Completion, RemoteState, RemoteStatus, VendorResource
 
@@ -176,6 +182,19 @@ def _callback_tick(
     yield from requests
 
 
+def quota_resets_at(cursor: str | None) -> datetime | None:
+    """When the vendor said its quota comes back, as the last tick that was refused kept it."""
+    try:
+        kept = json.loads(cursor or "{}").get("quota_resets_at")
+        return datetime.fromisoformat(kept) if isinstance(kept, str) else None
+    except (ValueError, AttributeError):
+        return None  # an unreadable cursor: poll, and be told again
+
+
+def _quota_cursor(resets_at: datetime) -> str:
+    return json.dumps({"quota_resets_at": resets_at.isoformat()})
+
+
 def build_status_sensor(
     vendor: str,
     *,
@@ -217,6 +236,15 @@ def build_status_sensor(
             return
         polled = finished = broken = 0
         backlog = ledger.in_flight(vendor)
+        resets_at = quota_resets_at(context.cursor)
+        if resets_at is not None and now < resets_at:
+            yield from requests
+            if not requests:
+                yield dg.SkipReason(
+                    f"{vendor}'s quota is spent until {resets_at:%Y-%m-%d %H:%M:%S} UTC: "
+                    f"polls deferred, {len(backlog)} job(s) stay in flight"
+                )
+            return
         due = []
         for job in backlog:
             if past_deadline(job, resource, now):
@@ -240,6 +268,14 @@ def build_status_sensor(
             )
             running: list[tuple[int, tuple[int, int] | None]] = []
             for answer in answers:
+                refused = answer.error
+                if isinstance(refused, VendorUnavailable) and refused.retry_at is not None:
+                    context.update_cursor(_quota_cursor(refused.retry_at))
+                    context.log.warning(
+                        f"{vendor} refused a poll until {refused.retry_at:%Y-%m-%d %H:%M:%S} UTC "
+                        "(its quota is spent): no more polls of it before then; jobs stay in flight"
+                    )
+                    break
                 if answer.error is not None:
                     broken += 1
                     context.log.error(

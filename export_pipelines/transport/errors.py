@@ -5,6 +5,8 @@ back, or that sits in a signed URL's query string, cannot reach a log line, a Da
 ledger.
 """
 
+from datetime import datetime
+
 from export_pipelines.transport.redact import redact_text
 
 
@@ -41,10 +43,23 @@ class DownloadTooLarge(TransportError):
 
 
 class VendorUnavailable(VendorError):
-    """The vendor kept answering 429 or 5xx until the retry budget ran out."""
+    """The vendor kept answering 429 or 5xx until the retry budget ran out.
 
-    def __init__(self, vendor: str, message: str, *, status: int, secrets: tuple[str, ...] = ()):
+    ``retry_at`` is set when the vendor said when to come back and that was too far off to wait
+    for in the call (a quota exhausted for hours): whoever calls again should not before then.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        message: str,
+        *,
+        status: int,
+        secrets: tuple[str, ...] = (),
+        retry_at: datetime | None = None,
+    ):
         self.status = status
+        self.retry_at = retry_at
         super().__init__(vendor, message, secrets=secrets)
 
 

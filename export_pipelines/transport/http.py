@@ -4,6 +4,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -264,6 +265,7 @@ class VendorHttp:
             f"and {wait_too_long_text(asked, self.retry.max_retry_after_seconds)}",
             status=response.status_code,
             secrets=self.secrets,
+            retry_at=datetime.now(UTC) + timedelta(seconds=asked),
         )
 
     def _error_for(

@@ -21,7 +21,8 @@ from export_pipelines.ledger import JobState
 from export_pipelines_tests.browser.dagster_dev import PROJECT, DagsterDev
 
 # Starting dagster dev and two runs through its daemon take minutes on a busy machine.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+# Both tests share one ``dagster dev`` (a module fixture): one worker runs them (``--dist loadgroup``).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser"), pytest.mark.timeout(1800)]
 
 VENDOR, EXPORT = "enterpret", "feedback_daily"
 PARTITIONS = ["2024-04-01", "2024-04-02"]

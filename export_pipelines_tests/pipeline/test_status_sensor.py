@@ -1,15 +1,16 @@
 """The status sensor's tick: a time budget, a fair backlog, deadlines, one run per finished job."""
 
+import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
 
 from export_pipelines.ledger import JobState, Ledger, LedgerResource
 from export_pipelines.pipeline import keys
-from export_pipelines.pipeline.sensor import build_status_sensor
+from export_pipelines.pipeline.sensor import build_status_sensor, quota_resets_at
 from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
 from export_pipelines.sandbox.server import SandboxServer
 from export_pipelines.vendors.enterpret.resource import EnterpretResource
@@ -48,7 +49,12 @@ def _submit(project: Project, ledger: Ledger, partition: str) -> int:
     return job.id
 
 
-def _tick(project: Project, sensor: dg.SensorDefinition, **resource_overrides: object):
+def _tick(
+    project: Project,
+    sensor: dg.SensorDefinition,
+    cursor: str | None = None,
+    **resource_overrides: object,
+):
     resource = EnterpretResource(
         base_url=project.sandbox.base_url("enterpret"),
         api_key=project.sandbox.api_key("enterpret"),
@@ -59,6 +65,7 @@ def _tick(project: Project, sensor: dg.SensorDefinition, **resource_overrides: o
         instance=project.instance(),
         resources={"enterpret": resource, "ledger": LedgerResource()},
         definitions=project.definitions(),
+        cursor=cursor,
     ) as context:
         return sensor.evaluate_tick(context)
 
@@ -123,3 +130,38 @@ def test_a_vendor_failure_is_recorded_not_launched(project: Project) -> None:
     assert result.run_requests == []
     job = ledger.get(job_id)
     assert job.state is JobState.FAILED and "quota exceeded" in (job.error or "")
+
+
+def test_a_quota_spent_for_hours_defers_the_vendors_polls_to_the_reset(project: Project) -> None:
+    """Issue 14: a 429 whose reset is hours away is not a failure and is not asked again early."""
+    ledger = project.ledger()
+    jobs = [_submit(project, ledger, day) for day in ("2024-03-01", "2024-03-02", "2024-03-03")]
+    for job in jobs:
+        project.sandbox.enterpret.complete(ledger.get(job).vendor_job_id)
+    spent = project.sandbox.add_fault("enterpret", "fetch", status=429, retry_after=3 * 3600)
+    sensor = build_status_sensor("enterpret", poll_concurrency=1)
+
+    refused = _tick(project, sensor)
+    resets_at = quota_resets_at(refused.cursor)
+    assert resets_at is not None
+    hours = (resets_at - datetime.now(UTC)).total_seconds() / 3600
+    assert 2.9 < hours <= 3.0
+    assert not refused.run_requests
+    assert spent.fired == 1  # one refused poll, then no more asking in that tick
+    assert {ledger.get(j).state for j in jobs} == {JobState.RUNNING}  # in flight, not failed
+
+    # Before the reset: the vendor is not asked at all.
+    project.sandbox.clear_faults()
+    held = project.sandbox.add_fault("enterpret", "fetch", delay_seconds=0, times=100)
+    deferred = _tick(project, sensor, cursor=refused.cursor)
+    assert "quota is spent until" in (deferred.skip_message or "")
+    assert held.fired == 0
+    assert {ledger.get(j).state for j in jobs} == {JobState.RUNNING}
+
+    # Once the reset has passed (a cursor from three hours ago), the jobs are polled and land.
+    past = json.dumps({"quota_resets_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()})
+    resumed = _tick(project, sensor, cursor=past)
+    assert {r.run_key for r in resumed.run_requests} == {
+        keys.ingest_run_key("enterpret", j) for j in jobs
+    }
+    assert held.fired == 3
