@@ -4,8 +4,9 @@
 ``VendorConnection`` is one vendor's API resource and status sensor. Both validate everything at
 load time, so ``dg check defs`` names the document and the field of any mistake: an unknown vendor,
 an unknown or ill-typed request field, a partitioning without a start, bounds that leave no
-partition (an end before the start, a start in the future), and two documents declaring the same
-export (both named, by file and document number).
+partition (an end before the start, a start in the future), a standing vendor request over
+partitions of varying length, and two documents declaring the same export (both named, by file
+and document number).
 """
 
 import functools
@@ -25,6 +26,7 @@ from export_pipelines.pipeline.assets import build_export_assets
 from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.pipeline.spec import Cadence, ExportSpec
+from export_pipelines.pipeline.standing import standing_body
 from export_pipelines.recurrence import RecurrenceSpec, build_recurrence_definitions
 from export_pipelines.vendors import VENDORS, adapter_for
 
@@ -228,6 +230,13 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
                 f"start/end: no whole {self.partitioning} partition (in {self.timezone}) fits "
                 f"between {self.start} and {self.end or 'now'}"
             )
+        if spec.standing:
+            if not partitioned:
+                raise ValueError(
+                    "partitioning: a standing vendor request lands each of its runs in the "
+                    "partition of its window, so the export must be partitioned"
+                )
+            standing_body(spec)  # the partitioning fits one fixed period, the request takes it
         return spec
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:

@@ -1,7 +1,13 @@
 """The export ledger: a durable record of every vendor job (SQLite by default, PostgreSQL by URL)."""
 
 from export_pipelines.ledger import schema
-from export_pipelines.ledger.models import FINISHED_OK, IN_FLIGHT, JobState, SubmitRecord
+from export_pipelines.ledger.models import (
+    FINISHED_OK,
+    IN_FLIGHT,
+    JobState,
+    StandingState,
+    SubmitRecord,
+)
 from export_pipelines.ledger.resource import LedgerResource
 from export_pipelines.ledger.schema import LedgerSchemaError
 from export_pipelines.ledger.store import (
@@ -10,6 +16,7 @@ from export_pipelines.ledger.store import (
     FileUpdate,
     JobRecord,
     Ledger,
+    StandingRecord,
 )
 
 __all__ = [
@@ -23,6 +30,8 @@ __all__ = [
     "Ledger",
     "LedgerResource",
     "LedgerSchemaError",
+    "StandingRecord",
+    "StandingState",
     "SubmitRecord",
     "schema",
 ]

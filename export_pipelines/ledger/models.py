@@ -7,6 +7,8 @@ A vendor's job id is written here before anything else happens with it, so a cra
 never loses a job the vendor is working on (Airbyte keeps it in memory; we do the opposite).
 ``active_key`` carries a UNIQUE constraint and is set only while a job may be adopted: two runs
 racing to submit the same partition cannot both insert one, so the loser adopts the winner's job.
+``standing_requests`` holds the vendor-side standing requests (one per export and body), under the
+same kind of constraint, so partitions launched together create one between them.
 """
 
 from datetime import UTC, datetime
@@ -47,6 +49,7 @@ class SubmitRecord(StrEnum):
     ADOPTED = "adopted"  # the vendor answered with its in-flight job for an identical request
     DEDUPED = "deduped"  # the vendor reused a finished job for an identical request
     AMBIGUOUS = "ambiguous"  # sent, no complete answer: the vendor may hold a job we cannot name
+    STANDING = "standing"  # a slot of a standing request (``StandingRequest``): nothing submitted
 
 
 IN_FLIGHT = (JobState.SUBMITTING, JobState.RUNNING)
@@ -193,3 +196,42 @@ class Delivery(Base):
     #: What the delivery did: completed the job, or why it did not (the job was no longer running).
     outcome: Mapped[str] = mapped_column(Text)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StandingState(StrEnum):
+    CREATING = "creating"  # claimed; the create call is in flight (or its outcome unknown)
+    CREATED = "created"  # the vendor named the request: every partition's slot refers to it
+    FAILED = "failed"  # the create was refused or never sent: the next run claims it again
+
+
+class StandingRequest(Base):
+    """One vendor-side standing request (Connhex's ``type: recurring``), feeding many partitions.
+
+    At most one per export and body (the UNIQUE constraint): of partitions launched together, one
+    run inserts the row and creates the request; the others wait for its id. The partitions' jobs
+    in ``export_jobs`` name it in their vendor job id (``<request id>@<window start>``).
+    """
+
+    __tablename__ = "standing_requests"
+    __table_args__ = (
+        UniqueConstraint("vendor", "export", "fingerprint", name="uq_standing_requests_body"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(64))
+    export: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    request_body: Mapped[dict[str, Any]]
+    #: A :class:`StandingState` value.
+    state: Mapped[str] = mapped_column(String(16))
+    vendor_request_id: Mapped[str | None] = mapped_column(String(200))
+    #: ``ambiguous`` while a create was sent without a complete answer; None otherwise.
+    submit_outcome: Mapped[str | None] = mapped_column(String(16))
+    #: Claims so far (a refused create is claimed again); compare-and-set guard of a re-claim.
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_by_run: Mapped[str | None] = mapped_column(String(64))
+    #: When the current claim was taken: a create whose answer was lost is looked for from then.
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)

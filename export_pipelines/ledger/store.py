@@ -29,6 +29,8 @@ from export_pipelines.ledger.models import (
     JobEvent,
     JobFile,
     JobState,
+    StandingRequest,
+    StandingState,
     SubmitRecord,
     utcnow,
 )
@@ -107,6 +109,50 @@ class JobRecord:
         if self.submitted_at and self.completed_at:
             return (self.completed_at - self.submitted_at).total_seconds()
         return None
+
+
+@dataclass(frozen=True)
+class StandingRecord:
+    """A vendor-side standing request as the ledger holds it (see ``StandingRequest``)."""
+
+    id: int
+    vendor: str
+    export: str
+    fingerprint: str
+    request_body: dict[str, Any]
+    state: StandingState
+    vendor_request_id: str | None
+    submit_outcome: SubmitRecord | None
+    attempt: int
+    claimed_by_run: str | None
+    claimed_at: datetime
+    updated_at: datetime
+    error: str | None
+
+    def unresolved(self, now: datetime) -> bool:
+        """A create that ended without the vendor's id: sent without a complete answer, or left
+        ``creating`` longer than :data:`SUBMIT_GRACE` by a run that died."""
+        if self.state is not StandingState.CREATING:
+            return False
+        return self.submit_outcome is SubmitRecord.AMBIGUOUS or now - self.updated_at > SUBMIT_GRACE
+
+
+def _standing(row: StandingRequest) -> StandingRecord:
+    return StandingRecord(
+        id=row.id,
+        vendor=row.vendor,
+        export=row.export,
+        fingerprint=row.fingerprint,
+        request_body=row.request_body,
+        state=StandingState(row.state),
+        vendor_request_id=row.vendor_request_id,
+        submit_outcome=SubmitRecord(row.submit_outcome) if row.submit_outcome else None,
+        attempt=row.attempt,
+        claimed_by_run=row.claimed_by_run,
+        claimed_at=row.claimed_at,
+        updated_at=row.updated_at,
+        error=row.error,
+    )
 
 
 class DeliveryOutcome(StrEnum):
@@ -381,6 +427,145 @@ class Ledger:
             job.error = detail
             self._move(job, JobState.TIMED_OUT, detail)
             return _snapshot(job)
+
+    def name_slot(self, job_id: int, vendor_job_id: str, detail: str) -> JobRecord:
+        """A standing slot's job gets its vendor job id, unless a run racing on the same claim
+        named it first (the same id: nothing was sent, so naming it twice would only repeat the
+        event, or move a job the sensor already completed back to running)."""
+        with self._session() as session:
+            named = (
+                session.connection()
+                .execute(
+                    update(ExportJob)
+                    .where(ExportJob.id == job_id, ExportJob.vendor_job_id.is_(None))
+                    .values(
+                        vendor_job_id=vendor_job_id,
+                        submitted_at=utcnow(),
+                        submit_outcome=SubmitRecord.STANDING.value,
+                        error=None,
+                    )
+                )
+                .rowcount
+            )
+            job = self._job(session, job_id)
+            if named:
+                self._move(job, JobState.RUNNING, detail)
+            return _snapshot(job)
+
+    # --- standing requests ------------------------------------------------------------------
+
+    def claim_standing(
+        self,
+        *,
+        vendor: str,
+        export: str,
+        fingerprint: str,
+        body: dict[str, Any],
+        run_id: str | None,
+    ) -> tuple[StandingRecord, bool]:
+        """The standing request of this export and body: ``(record, True)`` when the caller
+        inserted it and must create it at the vendor now, ``(record, False)`` when it exists
+        (created, or another run's claim: the caller decides from its state)."""
+        for _ in range(3):
+            with self._session() as session:
+                row = session.scalars(
+                    select(StandingRequest).where(
+                        StandingRequest.vendor == vendor,
+                        StandingRequest.export == export,
+                        StandingRequest.fingerprint == fingerprint,
+                    )
+                ).first()
+                if row is not None:
+                    return _standing(row), False
+            try:
+                with self._session() as session:
+                    row = StandingRequest(
+                        vendor=vendor,
+                        export=export,
+                        fingerprint=fingerprint,
+                        request_body=body,
+                        state=StandingState.CREATING.value,
+                        attempt=1,
+                        claimed_by_run=run_id,
+                    )
+                    session.add(row)
+                    session.flush()
+                    return _standing(row), True
+            except IntegrityError:
+                continue  # another run inserted it between our read and insert: read theirs
+        raise RuntimeError(f"could not claim the standing request of {vendor}/{export}")
+
+    def reclaim_standing(self, record: StandingRecord, run_id: str | None) -> StandingRecord | None:
+        """Claim again a standing request whose create failed or was never answered, if nobody
+        else did since ``record`` was read (compare and set on its attempt); None if someone did."""
+        now = utcnow()
+        with self._session() as session:
+            taken = (
+                session.connection()
+                .execute(
+                    update(StandingRequest)
+                    .where(
+                        StandingRequest.id == record.id,
+                        StandingRequest.attempt == record.attempt,
+                        StandingRequest.state != StandingState.CREATED.value,
+                    )
+                    .values(
+                        state=StandingState.CREATING.value,
+                        attempt=record.attempt + 1,
+                        claimed_by_run=run_id,
+                        claimed_at=now,
+                        updated_at=now,
+                        submit_outcome=None,
+                    )
+                )
+                .rowcount
+            )
+        return self.standing(record.id) if taken else None
+
+    def standing_created(self, standing_id: int, vendor_request_id: str) -> StandingRecord:
+        return self._set_standing(
+            standing_id,
+            state=StandingState.CREATED.value,
+            vendor_request_id=vendor_request_id,
+            submit_outcome=None,
+            error=None,
+        )
+
+    def standing_failed(self, standing_id: int, error: str) -> StandingRecord:
+        """Nothing was created at the vendor: the next run may claim it again at once."""
+        return self._set_standing(
+            standing_id, state=StandingState.FAILED.value, submit_outcome=None, error=error
+        )
+
+    def standing_ambiguous(self, standing_id: int, error: str) -> StandingRecord:
+        """Sent without a complete answer: the claim is kept; the next run looks for it first."""
+        return self._set_standing(
+            standing_id, submit_outcome=SubmitRecord.AMBIGUOUS.value, error=error
+        )
+
+    def _set_standing(self, standing_id: int, **values: Any) -> StandingRecord:
+        with self._session() as session:
+            row = session.get(StandingRequest, standing_id, with_for_update=True)
+            if row is None:
+                raise KeyError(f"no standing request {standing_id} in the ledger")
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+            return _standing(row)
+
+    def standing(self, standing_id: int) -> StandingRecord:
+        with self._session() as session:
+            row = session.get(StandingRequest, standing_id)
+            if row is None:
+                raise KeyError(f"no standing request {standing_id} in the ledger")
+            return _standing(row)
+
+    def standing_requests(self, vendor: str | None = None) -> list[StandingRecord]:
+        with self._session() as session:
+            query = select(StandingRequest).order_by(StandingRequest.id)
+            if vendor:
+                query = query.where(StandingRequest.vendor == vendor)
+            return [_standing(row) for row in session.scalars(query).all()]
 
     # --- polling ----------------------------------------------------------------------------
 

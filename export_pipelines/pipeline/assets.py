@@ -3,6 +3,8 @@
 - ``<vendor>/<export>/request`` submits the vendor export for the partition's window, or adopts the
   ledger's in-flight or finished job with the same fingerprint: it never submits twice for one
   partition unless run with ``resubmit: true``. It returns at once; the vendor works asynchronously.
+  An export fed by a standing vendor request (``pipeline.standing``) submits nothing per partition:
+  it records the partition's slot of that one request, creating the request first if need be.
 - ``<vendor>/<export>/raw`` downloads every result file, streamed to disk with size and sha256. The
   status sensor launches it when the vendor finishes; materialized by hand it waits (bounded) for a
   running job, so "Materialize all" in the UI works end to end.
@@ -25,6 +27,7 @@ from export_pipelines.normalize import ParquetWriteResult
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.metadata import column_schema, drift_metadata, markdown_preview
 from export_pipelines.pipeline.spec import ExportSpec
+from export_pipelines.pipeline.standing import record_slot
 from export_pipelines.pipeline.steps import (
     StepFailed,
     download_files,
@@ -117,21 +120,35 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     def request(context: dg.AssetExecutionContext, config: RequestConfig) -> dg.MaterializeResult:
         resource, ledger, _ = _resources(context, vendor)
         target = resolve_target(context, spec)
-        client = resource.client()
-        try:
-            outcome = submit_or_adopt(
-                spec,
-                target,
-                ledger=ledger,
-                client=client,
-                run_id=context.run.run_id,
-                force=config.resubmit,
-                run_finished=functools.partial(_run_finished, context.instance),
-            )
-        finally:
-            client.close()
+        run_finished = functools.partial(_run_finished, context.instance)
+        standing_id = None
+        with resource.client() as client:
+            if spec.standing and not config.resubmit:
+                outcome, standing = record_slot(
+                    spec,
+                    target,
+                    ledger=ledger,
+                    client=client,
+                    run_id=context.run.run_id,
+                    run_finished=run_finished,
+                )
+                standing_id = standing.vendor_request_id
+            else:
+                # A standing export's ``resubmit`` asks for the partition's window once, on its
+                # own (the vendor cannot run a past run of its standing request again).
+                outcome = submit_or_adopt(
+                    spec,
+                    target,
+                    ledger=ledger,
+                    client=client,
+                    run_id=context.run.run_id,
+                    force=config.resubmit,
+                    run_finished=run_finished,
+                )
         job = outcome.job
         verb = "submitted" if outcome.submitted else "adopted"
+        if standing_id is not None:
+            verb = "recorded"  # a slot of the standing request: nothing submitted
         context.log.info(
             f"{verb} {vendor} job {job.vendor_job_id} (ledger job {job.id}, state {job.state})"
         )
@@ -146,6 +163,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 "window_start": job.window_start.isoformat() if job.window_start else None,
                 "window_end": job.window_end.isoformat() if job.window_end else None,
                 "fingerprint": job.fingerprint,
+                "standing_request_id": standing_id,
             }
         )
 

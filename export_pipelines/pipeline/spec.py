@@ -38,6 +38,11 @@ class ExportSpec:
         return adapter_for(self.vendor)
 
     @property
+    def standing(self) -> bool:
+        """Whether the export is fed by one vendor-side standing request (``VendorAdapter``)."""
+        return self.adapter.is_standing(self.request)
+
+    @property
     def partitioned(self) -> bool:
         return self.cadence != "none"
 

@@ -16,12 +16,19 @@ turned into a :class:`RemoteStatus` and applied to the ledger; *launching* the d
 and reads only the ledger. A callback adapter therefore also reads deliveries
 (:meth:`VendorAdapter.read_delivery`), so that the webhook receiver needs the ledger and the adapter
 and nothing of Dagster.
+
+Some vendors also hold *standing* requests: one request the vendor runs on its own schedule, each
+run making a job for one period (Connhex's ``type: recurring``; Rebilly's RRULE exports could be
+another). An adapter says whether an export's request is one (:meth:`VendorAdapter.is_standing`)
+and builds its one body for the export's fixed-length partitioning (:class:`StandingSchedule`);
+the pipeline creates it once and names each partition's share of it with
+:func:`standing_slot_id`, which the vendor's client resolves in :meth:`VendorClient.status`.
 """
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
@@ -56,6 +63,43 @@ class Window:
             raise ValueError("window bounds must be timezone-aware")
         if self.end <= self.start:
             raise ValueError(f"window end {self.end} is not after its start {self.start}")
+
+
+@dataclass(frozen=True)
+class StandingSchedule:
+    """The partitions a standing request feeds: partition k is ``[first_start + k * length,
+    first_start + (k + 1) * length)``. Only partitionings whose windows all have one length have
+    one (a vendor's period between runs is fixed; a day in Rome is 23 or 25 hours twice a year)."""
+
+    first_start: datetime
+    length: timedelta
+
+    def __post_init__(self) -> None:
+        if self.first_start.tzinfo is None:
+            raise ValueError("the first partition's start must be timezone-aware")
+        if self.length <= timedelta(0) or self.length.total_seconds() % 1:
+            raise ValueError(f"a partition length of {self.length} is no whole number of seconds")
+
+
+#: Separates a standing request's id from its slot's window start in a slot's vendor job id.
+_SLOT_MARK = "@"
+
+
+def standing_slot_id(request_id: str, window: Window) -> str:
+    """The vendor job id of one partition's share of a standing request:
+    ``<request id>@<window start in Unix seconds>``. Nothing is submitted for it; the client's
+    :meth:`VendorClient.status` reads the request's jobs and finds the one(s) of that window."""
+    if _SLOT_MARK in request_id:
+        raise ValueError(f"a standing request id may not hold {_SLOT_MARK!r}: {request_id!r}")
+    return f"{request_id}{_SLOT_MARK}{int(window.start.timestamp())}"
+
+
+def parse_standing_slot(vendor_job_id: str) -> tuple[str, datetime] | None:
+    """(standing request id, window start) of a slot's vendor job id; None for any other id."""
+    request_id, mark, start = vendor_job_id.rpartition(_SLOT_MARK)
+    if not mark or not request_id or not start.isdigit():
+        return None
+    return request_id, datetime.fromtimestamp(int(start), UTC)
 
 
 class RemoteState(StrEnum):
@@ -131,6 +175,7 @@ class SubmitOutcome(StrEnum):
     CREATED = "created"  # a new job
     ADOPTED = "adopted"  # its in-flight job for an identical request (HiEnergy's 409)
     DEDUPED = "deduped"  # a finished job for an identical request (HiEnergy's dedupe window)
+    STANDING = "standing"  # a slot of a standing request: nothing submitted for the partition
 
 
 @dataclass(frozen=True)
@@ -164,7 +209,10 @@ class VendorClient(Protocol):
         :attr:`can_find_submitted` is True; others raise ``NotImplementedError``."""
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
-        """Ask the vendor how the job is doing; completed jobs list fresh file URLs."""
+        """Ask the vendor how the job is doing; completed jobs list fresh file URLs. A standing
+        slot's id (:func:`standing_slot_id`) is answered from the standing request's jobs: a run
+        the vendor has not made yet is running (never failed); done when every item's job of
+        that window is."""
 
     def download_headers(self, url: str) -> dict[str, str]:
         """Headers to send with a file download (empty for pre-signed URLs)."""
@@ -333,6 +381,17 @@ class VendorAdapter(ABC, Generic[RequestT]):
     def build_body(self, request: RequestT, window: Window | None) -> dict[str, Any]:
         """The body to submit for ``window`` (None: the request's own time range); ValueError
         when there is neither."""
+
+    def is_standing(self, request: RequestT) -> bool:
+        """Whether the request is a standing one the vendor runs on its own schedule (one request
+        for the whole export, each run's job landing in the partition of its window). Most are
+        not: each partition submits its own request."""
+        return False
+
+    def build_standing_body(self, request: RequestT, schedule: StandingSchedule) -> dict[str, Any]:
+        """The one body of a standing export, whose run k's job covers partition k of
+        ``schedule``; ValueError when the request cannot be made so (checked at catalog load)."""
+        raise NotImplementedError(f"{self.name} has no standing requests")
 
     @abstractmethod
     def window_is_fixed(self, request: RequestT, window: Window | None) -> bool:

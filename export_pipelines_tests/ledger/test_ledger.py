@@ -3,7 +3,7 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-from export_pipelines.ledger import FileUpdate, JobState, Ledger, SubmitRecord
+from export_pipelines.ledger import FileUpdate, JobState, Ledger, StandingState, SubmitRecord
 
 WINDOW = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 
@@ -177,3 +177,51 @@ def test_errors_and_ingest_attempts_are_recorded_without_moving_the_job(ledger: 
 
     job = ledger.mark_ingested(job.id, [7])
     assert job.error is None and ledger.awaiting_ingest("enterpret") == []
+
+
+STANDING = dict(vendor="connhex", export="points", fingerprint="s" * 64, body={"type": "recurring"})
+
+
+def test_runs_claiming_one_standing_request_at_once_get_one_row_and_one_creator(
+    ledger: Ledger,
+) -> None:
+    runs = 6
+    barrier = threading.Barrier(runs)
+    claims: list[tuple[int, bool]] = []
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        record, mine = ledger.claim_standing(**STANDING, run_id=f"run-{n}")  # type: ignore[arg-type]
+        claims.append((record.id, mine))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(claims) == runs
+    assert len({record_id for record_id, _ in claims}) == 1
+    assert sum(mine for _, mine in claims) == 1
+    assert len(ledger.standing_requests("connhex")) == 1
+
+
+def test_a_refused_standing_create_is_claimed_again_by_one_run_only(ledger: Ledger) -> None:
+    record, _ = ledger.claim_standing(**STANDING, run_id="run-1")  # type: ignore[arg-type]
+    failed = ledger.standing_failed(record.id, "HTTP 400: bad body")
+    assert failed.state is StandingState.FAILED
+    # Two runs read the failed row; the first to re-claim it wins, the other sees it taken.
+    first = ledger.reclaim_standing(failed, "run-2")
+    assert first is not None and (first.state, first.attempt) == (StandingState.CREATING, 2)
+    assert ledger.reclaim_standing(failed, "run-3") is None
+    created = ledger.standing_created(first.id, "req-9")
+    assert ledger.reclaim_standing(created, "run-4") is None  # a created one is never re-claimed
+
+
+def test_a_standing_slot_is_named_once_however_many_runs_name_it(ledger: Ledger) -> None:
+    job, _ = _claim(ledger, vendor="connhex", export="points")
+    named = ledger.name_slot(job.id, "req-1@1709510400", "slot of req-1")
+    assert (named.state, named.submit_outcome) == (JobState.RUNNING, SubmitRecord.STANDING)
+    ledger.mark_completed(job.id, [FileUpdate("export.zip", "http://x/d?jobId=j", None)], None)
+    again = ledger.name_slot(job.id, "req-1@1709510400", "slot of req-1")
+    assert again.state is JobState.COMPLETED  # not moved back to running
+    assert [state for _, state, _ in again.history] == ["submitting", "running", "completed"]

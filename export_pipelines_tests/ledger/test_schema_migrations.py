@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, insert, inspect, text
 
@@ -16,6 +18,7 @@ from export_pipelines.ledger import (
     JobState,
     Ledger,
     LedgerSchemaError,
+    StandingState,
     schema,
 )
 from export_pipelines.ledger.models import Base, Delivery
@@ -245,4 +248,53 @@ def test_a_ledger_newer_than_the_code_is_refused_and_left_alone(ledger_url: str)
     assert _revision(ledger_url) == "0099"
     engine = _engine(ledger_url)
     assert "from_the_future" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def _migrate(url: str, action: Any, revision: str) -> None:
+    """Run one Alembic command on the ledger at ``url`` as the code's migrations define it."""
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            config = Config()
+            config.set_main_option("script_location", str(schema.MIGRATIONS))
+            config.attributes["connection"] = conn
+            action(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_a_ledger_at_0003_gains_the_standing_requests_table_and_keeps_its_jobs(
+    ledger_url: str,
+) -> None:
+    _first_release_database(ledger_url)
+    _migrate(ledger_url, command.stamp, schema.FIRST_RELEASE)
+    _migrate(ledger_url, command.upgrade, "0003")
+    engine = _engine(ledger_url)
+    assert "standing_requests" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+    ledger = Ledger(ledger_url)
+
+    assert _revision(ledger_url) == schema.head() == "0004"
+    assert _schema_drift(ledger_url) == []
+    assert [(j.id, j.state) for j in ledger.jobs()] == [
+        (1, JobState.INGESTED),
+        (2, JobState.RUNNING),
+    ]
+    claim = dict(
+        vendor="connhex", export="points", fingerprint="b" * 64, body={"type": "recurring"}
+    )
+    record, mine = ledger.claim_standing(**claim, run_id="run-a")  # type: ignore[arg-type]
+    assert mine and record.state is StandingState.CREATING
+    again, mine = ledger.claim_standing(**claim, run_id="run-b")  # type: ignore[arg-type]
+    assert (again.id, mine) == (record.id, False)
+    assert ledger.standing_created(record.id, "req-1").vendor_request_id == "req-1"
+
+    # Down again: the table goes, the jobs stay.
+    _migrate(ledger_url, command.downgrade, "0003")
+    engine = _engine(ledger_url)
+    assert "standing_requests" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 2
     engine.dispose()

@@ -148,11 +148,17 @@ def test_serve_flags_reach_the_config() -> None:
     sections = vendor_sections(
         seed=9,
         completion_delay=0.25,
-        flags={"connhex_points_per_hour": 600, "connhex_publishers": 5, "connhex_channels": None},
+        flags={
+            "connhex_points_per_hour": 600,
+            "connhex_publishers": 5,
+            "connhex_channels": None,
+            "connhex_max_recurring_runs": 24,
+        },
     )
     assert sections["connhex"] == {
         "seed": 9,
         "completion_delay_seconds": 0.25,
         "points_per_hour": 600,
         "publisher_count": 5,
+        "max_recurring_runs": 24,
     }

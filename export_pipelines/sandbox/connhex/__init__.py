@@ -8,7 +8,7 @@ sandbox-connhex-token``. The protocol is in ``routes.py``, the create body's val
 ``item_files.py``; test controls in ``control.py``; the demo's expected rows in ``expected.py``.
 
 Serve flags: ``--connhex-points-per-hour``, ``--connhex-publishers``, ``--connhex-channels``,
-``--connhex-queued-seconds`` (and the shared ``--seed``, ``--completion-delay``). Recurring runs
+``--connhex-queued-seconds``, ``--connhex-max-recurring-runs`` (and the shared ``--seed``, ``--completion-delay``). Recurring runs
 follow the sandbox's clock, which ``POST /_sandbox/connhex/clock/advance`` moves forward.
 
 Where the documents are silent, this sandbox chose (``decisions.connhex`` holds the shared rules):
@@ -97,6 +97,12 @@ SANDBOX_VENDOR: SandboxVendor[ConnhexSandboxConfig, ConnhexSimulator] = SandboxV
             field="channel_count",
             type=click.IntRange(1, 100),
             help="Connhex channels (default 2).",
+        ),
+        ServeFlag(
+            option="max-recurring-runs",
+            field="max_recurring_runs",
+            type=click.IntRange(min=1),
+            help="Runs a Connhex recurring request makes at most (default 1000).",
         ),
         ServeFlag(
             option="queued-seconds",

@@ -3,8 +3,9 @@
 The control endpoints give the generator's parameters and the job's request and window; the same
 ``points`` functions over a rebuilt generator list the item's rows in the file's order, in long form
 (a wide item's rows melted back: by time, then by ``format.columns``), with ``time`` as ISO-8601 UTC.
-``vendor_job_id`` may be a job's id, or a request's id (then every latest job per item, in item
-order).
+``vendor_job_id`` may be a job's id, a request's id (then every latest job per item, in item
+order), or ``<request id>@<window start>``, the pipeline's name for one run of a recurring request
+(then that run's job per item: the jobs whose window, as the sandbox computed it, starts there).
 """
 
 from collections.abc import Iterator, Mapping
@@ -70,11 +71,15 @@ def expected_records(
     control = f"{sandbox_url}/_sandbox/{VENDOR}"
     params = httpx.get(f"{control}/generator", timeout=10).raise_for_status().json()
     generator = ConnhexGenerator(GeneratorParams.from_dict(params))
-    answer = httpx.get(f"{control}/jobs/{vendor_job_id}", timeout=10)
-    if answer.status_code == 404:
-        export = httpx.get(f"{control}/exports/{vendor_job_id}", timeout=10).raise_for_status()
+    export_id, slot, slot_start = vendor_job_id.partition("@")
+    answer = httpx.get(f"{control}/jobs/{vendor_job_id}", timeout=10) if not slot else None
+    if answer is None or answer.status_code == 404:
+        export = httpx.get(f"{control}/exports/{export_id}", timeout=10).raise_for_status()
         summary = export.json()
-        latest = {job["itemIndex"]: job for job in summary["jobs"]}
+        runs = summary["jobs"]
+        if slot:  # one run of a recurring request: its jobs whose window starts there
+            runs = [job for job in runs if job["windowStart"] == float(slot_start)]
+        latest = {job["itemIndex"]: job for job in runs}
         jobs = [latest[index] for index in sorted(latest)]
         body = {key: value for key, value in summary.items() if key in _BODY_KEYS}
     else:

@@ -14,6 +14,9 @@ Vendor quirks handled here:
   (other Connhex services, §4.5): their message makes the error instead of the raw body. A 429
   (past 20 queued exports) is retried after ``Retry-After`` where the vendor sends it, with back-off
   otherwise, and then fails naming the vendor's message.
+- A recurring request's partition share is named ``<request id>@<window start>`` by the pipeline:
+  its status is read from ``GET /exports/{id}`` (``recurring.slot_status``), each item's job of
+  that window downloaded on its own (``download?jobId=``).
 - ``POST /exports`` creates a new request every time. When its answer is lost, ``GET /exports``
   (newest first, paged) finds the request created since the submit that asks for what was sent.
 """
@@ -43,7 +46,9 @@ from export_pipelines.vendors.base import (
     RemoteStatus,
     SubmitOutcome,
     Submitted,
+    parse_standing_slot,
 )
+from export_pipelines.vendors.connhex.recurring import slot_status
 
 VENDOR = "connhex"
 EXPORT_PATH = decided.EXPORTS_PATH + "/{id}"
@@ -51,6 +56,13 @@ STATUS_PATH = EXPORT_PATH + "/status"
 DOWNLOAD_PATH = EXPORT_PATH + "/download"
 #: The local name of a job's ZIP; its members are the items' files.
 ZIP_NAME = "export.zip"
+
+
+def item_zip_name(index: int, items: int) -> str:
+    """The local name of one job's ZIP of a recurring request's run (one ZIP per item's job)."""
+    return ZIP_NAME if items == 1 else f"export-item-{index}.zip"
+
+
 #: An id goes into a URL path: anything but a plain token is refused before it gets there.
 _EXPORT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
 _RUNNING = frozenset(decided.STATUSES) - frozenset(decided.TERMINAL_STATUSES)
@@ -245,6 +257,16 @@ class ConnhexClient:
         return Submitted(str(answer["id"]), SubmitOutcome.CREATED)
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
+        slot = parse_standing_slot(vendor_job_id)
+        if slot is not None:
+            export_id, window_start = slot
+            return slot_status(
+                export_id,
+                window_start,
+                self.get(export_id),
+                lambda job_id: self.download_url(export_id, job_id),
+                item_zip_name,
+            )
         answer = self._http.get_json(STATUS_PATH.format(id=checked_id(vendor_job_id)))
         return parse_status(vendor_job_id, answer, self.download_url(vendor_job_id))
 

@@ -18,6 +18,9 @@ Quirks absorbed here:
   neither; its window is sent as ``from``/``to`` in every item.
 - ``ds`` is a positive integer and a unit letter of ``DS_UNITS`` (``w`` is the decided week letter).
 - All items of one export share one ``outputFormat``: the export has one table schema.
+- ``type: recurring`` is one standing request for a whole partitioned export: ``periodicity``,
+  ``periodStart`` and every item's ``period`` are derived from the partitioning by the adapter
+  (:meth:`ConnhexRequest.standing_body`), so the catalog leaves them out.
 """
 
 import re
@@ -222,9 +225,9 @@ class ConnhexRequest(_Strict):
                 f"{', '.join(decided.LONG_COLUMNS)}; columns apply to the wide outputFormat only"
             )
         if self.type == "recurring":
-            if self.periodicity is None:
-                raise ValueError("periodicity: a recurring request needs one")
-            exact_duration(self.periodicity, "periodicity")
+            # Without ``periodicity`` the pipeline takes the partition length (the adapter).
+            if self.periodicity is not None:
+                exact_duration(self.periodicity, "periodicity")
         elif self.periodicity is not None or self.periodStart is not None:
             raise ValueError("periodicity/periodStart: only a recurring request has them")
         return self
@@ -257,6 +260,36 @@ class ConnhexRequest(_Strict):
             item["params"]["to"] = unix_seconds(end, "end")
             item["params"].pop("period", None)
         return body
+
+    def standing_body(self, period_start: int, length: timedelta) -> dict[str, Any]:
+        """The recurring body whose run k (at ``period_start + k * length``) exports, in every
+        item, the ``length`` ending at the run (C-3): ``[run - length, run)``."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        every = duration_text(length)
+        body["type"] = "recurring"
+        body["periodicity"] = every
+        body["periodStart"] = period_start
+        for item in body["items"]:
+            item["params"]["period"] = every
+        return body
+
+    def one_off_body(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """A recurring request's window asked for once, as a oneTime request with ``from``/``to``
+        (what a partition of a standing export resubmits: the vendor cannot rerun a past run)."""
+        body = self.body(start, end)
+        body["type"] = "oneTime"
+        body.pop("periodicity", None)
+        body.pop("periodStart", None)
+        return body
+
+
+def duration_text(length: timedelta) -> str:
+    """A whole number of seconds as an ISO-8601 duration in its largest exact unit (PT1H, PT90M)."""
+    seconds = int(length.total_seconds())
+    for unit, size in (("H", 3_600), ("M", 60), ("S", 1)):
+        if seconds % size == 0:
+            return f"PT{seconds // size}{unit}"
+    raise AssertionError("unreachable: a second divides every whole number of seconds")
 
 
 def unix_seconds(moment: datetime, bound: str) -> int:

@@ -1,12 +1,12 @@
 """Connhex's request block: what the catalog may declare, and the body a window turns it into."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from export_pipelines.vendors.base import Window
+from export_pipelines.vendors.base import StandingSchedule, Window
 from export_pipelines.vendors.connhex import ADAPTER
 from export_pipelines.vendors.connhex.request import ConnhexRequest
 
@@ -84,7 +84,7 @@ def test_declared_from_to_is_the_window_of_an_unpartitioned_export() -> None:
             ),
             "exactly two",
         ),
-        (_request(type="recurring"), "periodicity: a recurring request needs one"),
+        (_request(type="recurring", periodicity="P1M"), "no fixed length"),
         (_request(periodicity="P1D"), "only a recurring request"),
         (_request(unknown=1), "unknown"),
         (
@@ -108,6 +108,8 @@ def test_bad_requests_are_refused_naming_the_field(raw: dict[str, Any], message:
         (_request(items=[_item(**{"from": 1, "to": 2})]), True, "remove them"),
         (_request(items=[_item(period="PT1H")]), True, "remove them"),
         (_request(), False, "needs from/to"),
+        (_request(type="recurring"), False, "the export must be partitioned"),
+        (_request(type="recurring", periodStart=1), True, "periodStart: leave it out"),
         (
             _request(
                 format={"extension": "csv", "columns": [{"id": "channel", "label": "C"}]},
@@ -146,3 +148,36 @@ def test_only_a_wide_export_has_a_wide_form() -> None:
     assert list(ADAPTER.output_forms(long)) == []
     assert list(ADAPTER.output_forms(wide)) == ["wide"]
     assert ADAPTER.output_forms(wide)["wide"].schema.names == ["time", "channel", "t"]
+
+
+def test_a_standing_body_makes_run_k_cover_partition_k() -> None:
+    """C-3: run k at periodStart + k * periodicity exports [run - period, run); with both the
+    partition length and periodStart the first partition's end, that is partition k."""
+    request = ADAPTER.parse_request(_request(type="recurring", items=[_item(), _item()]))
+    first = datetime(2024, 3, 4, tzinfo=UTC)
+    body = ADAPTER.build_standing_body(request, StandingSchedule(first, timedelta(days=1)))
+    assert (body["type"], body["periodicity"]) == ("recurring", "PT24H")
+    assert body["periodStart"] == int(datetime(2024, 3, 5, tzinfo=UTC).timestamp())
+    assert [i["params"]["period"] for i in body["items"]] == ["PT24H", "PT24H"]
+    assert all("from" not in i["params"] for i in body["items"])
+    for k in (0, 1, 400):
+        run = body["periodStart"] + k * 86_400
+        assert run - 86_400 == int((first + timedelta(days=k)).timestamp())
+    # A periodicity the catalog states must be the partition length.
+    hourly = StandingSchedule(first, timedelta(hours=1))
+    stated = ADAPTER.parse_request(_request(type="recurring", periodicity="PT60M"))
+    assert ADAPTER.build_standing_body(stated, hourly)["periodicity"] == "PT1H"
+    with pytest.raises(ValueError, match="not the partition length"):
+        ADAPTER.build_standing_body(stated, StandingSchedule(first, timedelta(days=1)))
+
+
+def test_a_standing_partition_resubmitted_asks_for_its_window_once() -> None:
+    request = ADAPTER.parse_request(_request(type="recurring"))
+    window = Window(datetime(2024, 3, 31, 0, tzinfo=UTC), datetime(2024, 3, 31, 1, tzinfo=UTC))
+    body = ADAPTER.build_body(request, window)
+    assert body["type"] == "oneTime"
+    assert "periodicity" not in body and "periodStart" not in body
+    assert (body["items"][0]["params"]["from"], body["items"][0]["params"]["to"]) == (
+        1711843200,
+        1711846800,
+    )

@@ -1,15 +1,18 @@
 """Reading Connhex's answers: the status of a request's jobs, its error bodies, a listed twin."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from export_pipelines.transport import VendorError
-from export_pipelines.vendors.base import RemoteState
+from export_pipelines.vendors.base import RemoteState, RemoteStatus
 from export_pipelines.vendors.connhex.client import (
     ConnhexClient,
     covers,
     describe_error,
     parse_status,
 )
+from export_pipelines.vendors.connhex.recurring import slot_status
 
 URL = "https://apis.example.com/exports/r1/download"
 
@@ -107,3 +110,47 @@ def test_a_recurring_jobs_window_is_the_period_ending_at_its_run() -> None:
     ]
     with pytest.raises(ValueError, match="before periodStart"):
         job_window(datetime(2024, 3, 1, tzinfo=UTC), start, day, day)
+
+
+def _recurring(jobs: list[dict[str, object]], items: int = 2) -> dict[str, object]:
+    item = {"params": {"period": "PT1H"}}
+    return {
+        "id": "r1",
+        "type": "recurring",
+        "status": "inProgress",
+        "periodicity": "PT1H",
+        "periodStart": 1_709_514_000,  # 2024-03-04T01:00Z: run 0's window is the hour before
+        "items": [item] * items,
+        "jobs": jobs,
+    }
+
+
+def test_a_slot_is_its_windows_jobs_one_per_item() -> None:
+    hour_1 = datetime(2024, 3, 4, 1, tzinfo=UTC)  # run 1, at 02:00
+
+    def status(jobs: list[dict[str, object]]) -> RemoteStatus:
+        return slot_status("r1", hour_1, _recurring(jobs), lambda j: f"u/{j}", lambda i, n: f"{i}")
+
+    run_0: list[dict[str, object]] = [
+        {"id": "a0", "itemIndex": 0, "status": "done", "startedAt": "2024-03-04T01:00:01Z"},
+        {"id": "b0", "itemIndex": 1, "status": "failed", "startedAt": "2024-03-04T01:00:02Z"},
+    ]
+    # Run 1 not made yet (run 0's failure is another partition's): running, never failed.
+    assert status(run_0).state is RemoteState.RUNNING
+    # Made, one item's job not started (no startedAt: its window is unknown): still running.
+    waiting: list[dict[str, object]] = [
+        *run_0,
+        {"id": "a1", "itemIndex": 0, "status": "done", "startedAt": "2024-03-04T02:59:59Z"},
+        {"id": "b1", "itemIndex": 1, "status": "notProcessed", "startedAt": None},
+    ]
+    assert (status(waiting).state, status(waiting).progress) == (RemoteState.RUNNING, (1, 2))
+    done = [*waiting[:3], dict(waiting[3], status="done", startedAt="2024-03-04T02:00:00Z")]
+    completed = status(done)
+    assert completed.state is RemoteState.COMPLETED
+    assert [(f.url, f.name) for f in completed.files] == [("u/a1", "0"), ("u/b1", "1")]
+    expired = [*done[:3], dict(done[3], status="expired")]
+    failed = status(expired)
+    assert failed.state is RemoteState.FAILED
+    assert "job b1 (item 1) expired: its files expired" in (failed.error or "")
+    with pytest.raises(VendorError, match="not a recurring request"):
+        slot_status("r1", hour_1, {"type": "oneTime"}, str, lambda i, n: "")
