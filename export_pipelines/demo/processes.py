@@ -152,6 +152,15 @@ def webhook_receiver(
     the real HelloData needs the receiver behind a TLS reverse proxy (README). ``port`` restarts a
     receiver where the vendor already sends its deliveries (a free one is picked otherwise).
     """
+    with receiver_process(env=env, log_path=log_path, port=port) as (_, public):
+        yield public
+
+
+@contextmanager
+def receiver_process(
+    *, env: dict[str, str], log_path: Path, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    """:func:`webhook_receiver`, also yielding the receiver's process (tests kill it)."""
     if port is None:
         port = free_port()
     args = [sys.executable, "-m", "export_pipelines.cli", "webhooks", "serve"]
@@ -168,4 +177,4 @@ def webhook_receiver(
                         f"the webhook receiver did not start; see {log_path}"
                     ) from None
                 time.sleep(0.1)
-        yield {WEBHOOK_PUBLIC_URL_ENV: url}
+        yield process, {WEBHOOK_PUBLIC_URL_ENV: url}

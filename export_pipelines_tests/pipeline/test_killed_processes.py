@@ -11,23 +11,41 @@ in a state that is an outcome, its events telling how it got there.
 
 import os
 import signal
+import sqlite3
 import sys
 import textwrap
 import threading
+import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pyarrow.parquet as pq
 import pytest
+from dagster._core.definitions.selector import (
+    PartitionRangeSelector,
+    PartitionsByAssetSelector,
+    PartitionsSelector,
+)
+from dagster._core.execution.backfill import PartitionBackfill
 
+from export_pipelines.demo import processes
+from export_pipelines.demo.verify import comparable_rows
 from export_pipelines.ledger import JobState
 from export_pipelines.pipeline import keys
+from export_pipelines.pipeline.sensor import RELAUNCH_AFTER
 from export_pipelines.sandbox.config import EnterpretSandboxConfig
+from export_pipelines.sandbox.hellodata import SANDBOX_VENDOR as HELLODATA_SANDBOX
 from export_pipelines.sandbox.hellodata.config import HelloDataSandboxConfig
+from export_pipelines.sandbox.hellodata.simulator import Attempt
+from export_pipelines.sandbox.rebilly import SANDBOX_VENDOR as REBILLY_SANDBOX
 from export_pipelines.sandbox.rebilly.config import RebillySandboxConfig
+from export_pipelines.sandbox.registry import registered
 from export_pipelines.sandbox.server import SandboxServer
+from export_pipelines.vendors.hellodata.resource import WEBHOOK_PUBLIC_URL_ENV
 from export_pipelines_tests.pipeline import kill_support as kill
 from export_pipelines_tests.pipeline.conftest import Project
 from export_pipelines_tests.pipeline.helpers import (
@@ -37,7 +55,9 @@ from export_pipelines_tests.pipeline.helpers import (
     parquet_ids,
 )
 from export_pipelines_tests.pipeline.rebilly_support import (
+    expected_rows,
     load_catalog,
+    table_rows,
     write_catalog_project,
 )
 from export_pipelines_tests.sandbox_setup import sandbox_config
@@ -142,7 +162,7 @@ class Catalog:
 
 @pytest.fixture
 def catalog(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
-    return Catalog(project, tmp_path / "catalog", monkeypatch)
+    return Catalog(project, tmp_path / LOCATION, monkeypatch)
 
 
 class TableWatch:
@@ -310,4 +330,200 @@ def test_the_daemon_killed_mid_poll_adopts_the_job_when_it_restarts(
     assert meter.route("enterpret", "POST", "/submit")["served"] == 1
     assert meter.route(*fetch)["served"] >= 2
     assert landed_job.polls >= 1 and landed_job.attempt == 1
+    kill.assert_settled(ledger)
+
+
+def _backfill_request(catalog: Catalog, vendor: str, export: str, partition: str) -> str:
+    """The backfill the UI's "Materialize" of one partition adds: the daemon launches its run."""
+    backfill_id = uuid.uuid4().hex[:8]
+    backfill = PartitionBackfill.from_partitions_by_assets(
+        backfill_id=backfill_id,
+        asset_graph=catalog.definitions.resolve_asset_graph(),
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=catalog.instance,
+        partitions_by_assets=[
+            PartitionsByAssetSelector(
+                asset_key=keys.request_key(vendor, export),
+                partitions=PartitionsSelector(
+                    ranges=[PartitionRangeSelector(start=partition, end=partition)]
+                ),
+            )
+        ],
+        title=f"{vendor}/{export} {partition}",
+        description=None,
+        run_config=None,
+    )
+    catalog.instance.add_backfill(backfill)
+    return backfill_id
+
+
+@pytest.mark.slow
+def test_a_request_run_killed_before_recording_the_vendors_answer_adopts_the_vendors_job(
+    project: Project, catalog: Catalog
+) -> None:
+    sandbox, ledger, instance = project.sandbox, catalog.ledger, catalog.instance
+    day = "2024-03-05"
+    meter = kill.Meter(sandbox)
+    rebilly = sandbox.simulator(REBILLY_SANDBOX)
+    exports_before = {e.id for e in rebilly.exports()}
+    # The vendor creates the export, then holds its answer: the run dies in between.
+    sandbox.add_fault("rebilly", "create", after_processing=True, delay_seconds=12, times=1)
+    with catalog.daemon.running() as daemon:
+        backfill_id = _backfill_request(catalog, "rebilly", "transactions_daily", day)
+
+        def held() -> dg.DagsterRun | None:
+            assert daemon.alive(), daemon.log_tail()
+            created = [e for e in rebilly.exports() if e.id not in exports_before]
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            if created and runs and meter.route("rebilly", "POST", "/data-exports")["in_flight"]:
+                return runs[0]
+            return None
+
+        request_run = kill.wait_for("the vendor to hold its answer to the submit", held)
+        (job,) = ledger.jobs(vendor="rebilly")
+        assert job.state is JobState.SUBMITTING and job.vendor_job_id is None
+        pid = kill.run_worker_pid(instance, request_run.run_id)
+        assert pid is not None
+        kill.kill_descendant(pid, daemon.pid)
+
+        def ended() -> dg.DagsterRun | None:
+            run = instance.get_run_by_id(request_run.run_id)
+            return run if run is not None and run.is_finished else None
+
+        failed = kill.wait_for("the code server to mark the dead run failed", ended)
+        assert failed.status is dg.DagsterRunStatus.FAILURE
+        assert ledger.get(job.id).vendor_job_id is None
+
+        # Materialized again (as from the UI): the vendor is asked for the job it holds.
+        catalog.request("rebilly", "transactions_daily", day)
+        adopted_at = datetime.now(UTC)
+
+        def landed() -> bool:
+            assert daemon.alive(), daemon.log_tail()
+            runs = kill.runs_of_job(instance, job)
+            return (
+                ledger.get(job.id).state is JobState.INGESTED
+                and len(runs) == 1
+                and runs[0].is_finished
+            )
+
+        kill.wait_for("the adopted export to land", landed)
+
+    (created,) = [e for e in rebilly.exports() if e.id not in exports_before]
+    landed_job = ledger.get(job.id)
+    # Polled and launched by the next tick, not left to the grace for launches a crash lost.
+    (ingest,) = kill.runs_of_job(instance, landed_job)
+    record = instance.get_run_record_by_id(ingest.run_id)
+    assert record is not None and record.create_timestamp - adopted_at < RELAUNCH_AFTER / 2
+    assert ledger.jobs(vendor="rebilly") == [landed_job]
+    assert landed_job.vendor_job_id == created.id and landed_job.attempt == 1
+    create = meter.route("rebilly", "POST", "/data-exports")
+    assert create["served"] + create["in_flight"] == 1  # the held answer may still be held
+    assert meter.route("rebilly", "GET", "/data-exports")["served"] >= 1
+    story = kill.details(landed_job)
+    assert (
+        f"submit outcome unknown: run {request_run.run_id} ended before it recorded the vendor's "
+        "answer to its submit" in story
+    )
+    assert f"vendor job {created.id} found after an ambiguous submit (created)" in story
+    table = project.data / "lake" / "rebilly" / "transactions_daily" / day / "data.parquet"
+    rows = table_rows(pq.read_table(table))
+    assert rows == expected_rows(sandbox, created.id, landed_job.request_body) and rows
+    assert landed_job.rows == len(rows)
+    kill.assert_settled(ledger)
+
+
+@contextmanager
+def _ledger_write_lock(path: Path) -> Iterator[sqlite3.Connection]:
+    """Hold the ledger's SQLite write lock: a writer then waits inside its transaction."""
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield connection
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_the_receiver_killed_mid_delivery_records_the_vendors_retry_once(
+    project: Project, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, ledger, instance = project.sandbox, catalog.ledger, catalog.instance
+    month = "2024-03-01"
+    hellodata = sandbox.simulator(HELLODATA_SANDBOX)
+    port = processes.free_port()
+    receiver_env = {**os.environ, **project.env}
+    logs = project.home.with_name("receiver-logs")
+    ledger_file = project.home / "export_ledger.sqlite"
+    receiver = processes.receiver_process(env=receiver_env, log_path=logs / "1.log", port=port)
+    with receiver as (receiver_child, public):
+        monkeypatch.setenv(WEBHOOK_PUBLIC_URL_ENV, public[WEBHOOK_PUBLIC_URL_ENV])
+        project.env.update(public)
+        catalog.request("hellodata", "rent_by_market", month)
+        (job,) = ledger.jobs(vendor="hellodata")
+        assert job.vendor_job_id is not None
+        receiver_pid = receiver_child.pid
+        history = ledger.get(job.id).history
+        with _ledger_write_lock(ledger_file):
+
+            def delivering() -> bool:
+                attempts = hellodata.get(job.vendor_job_id or "").attempts
+                return bool(attempts) and attempts[0].status is None and attempts[0].error is None
+
+            kill.wait_for("the webhook delivery to reach the receiver", delivering)
+            time.sleep(1.0)  # the receiver is now waiting inside its ledger transaction
+            kill.kill_descendant(receiver_pid, receiver_pid)
+
+            def answered() -> Attempt | None:
+                attempt = hellodata.get(job.vendor_job_id or "").attempts[0]
+                return attempt if attempt.error else None
+
+            first = kill.wait_for("the vendor to see the delivery fail", answered)
+        # The vendor saw the connection end unanswered (not its own timeout), and the ledger
+        # holds nothing of the delivery: no row, no event, the job still running.
+        assert first.status is None and "Timeout" not in (first.error or ""), first.error
+        assert ledger.deliveries("hellodata") == []
+        assert ledger.get(job.id).state is JobState.RUNNING
+        assert ledger.get(job.id).history == history
+
+    # Restarted where the vendor sends its retries.
+    restarted = processes.webhook_receiver(env=receiver_env, log_path=logs / "2.log", port=port)
+    with restarted:
+        kill.wait_for(
+            "the vendor's retry to be recorded",
+            lambda: ledger.get(job.id).state is JobState.COMPLETED,
+        )
+    export = hellodata.get(job.vendor_job_id)
+    assert export.attempts[-1].status == 200 and len(export.attempts) >= 2
+    assert all(a.status is None for a in export.attempts[:-1])
+    ((vendor_job_id, _, outcome, duplicates),) = ledger.deliveries("hellodata")
+    assert vendor_job_id == job.vendor_job_id and outcome.startswith("completed")
+    assert duplicates == 0
+
+    with catalog.daemon.running() as daemon:
+
+        def landed() -> bool:
+            assert daemon.alive(), daemon.log_tail()
+            runs = kill.runs_of_job(instance, job)
+            return (
+                ledger.get(job.id).state is JobState.INGESTED
+                and len(runs) == 1
+                and runs[0].is_finished
+            )
+
+        kill.wait_for("the delivered export to land", landed)
+
+    landed_job = ledger.get(job.id)
+    table = project.data / "lake" / "hellodata" / "rent_by_market" / month / "data.parquet"
+    records = list(
+        registered("hellodata").expected_records(
+            sandbox.url, job.vendor_job_id, landed_job.request_body
+        )
+    )
+    got, want = comparable_rows(table, records)
+    assert got == want and got
+    assert landed_job.rows == landed_job.vendor_rows == len(records)
+    assert len([e for e in hellodata.exports() if e.query_uuid == job.vendor_job_id]) == 1
     kill.assert_settled(ledger)
