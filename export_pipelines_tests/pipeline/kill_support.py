@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -168,6 +168,20 @@ class Daemon:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
+
+    def kill_alone(self) -> int:
+        """SIGKILL the daemon process only: its code server lives on, finishing what it was
+        evaluating, until it misses the daemon's heartbeats. The group to reap is returned."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+        return self.process.pid
+
+
+def reap_group(pgid: int) -> None:
+    """SIGKILL what is left of a process group the test started (an orphaned code server)."""
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def catalog_workspace(home: Path, root: Path, module: str, location: str) -> Path:

@@ -34,7 +34,7 @@ from dagster._core.execution.backfill import PartitionBackfill
 
 from export_pipelines.demo import processes
 from export_pipelines.demo.verify import comparable_rows
-from export_pipelines.ledger import JobState
+from export_pipelines.ledger import JobRecord, JobState
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.sensor import RELAUNCH_AFTER
 from export_pipelines.sandbox.config import EnterpretSandboxConfig
@@ -288,48 +288,76 @@ def test_a_run_killed_mid_download_then_mid_write_lands_once_and_nothing_partial
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("alone", [False, True], ids=["with-its-code-server", "alone"])
 def test_the_daemon_killed_mid_poll_adopts_the_job_when_it_restarts(
-    project: Project, catalog: Catalog
+    project: Project, catalog: Catalog, alone: bool
 ) -> None:
+    """Killed with its process group, the poll dies with it and the restarted daemon polls again.
+    Killed alone, its orphaned code server finishes the tick (records the completion and asks for
+    the ingest run, an answer nobody receives); the restarted daemon launches that run at once."""
     sandbox, ledger, instance = project.sandbox, catalog.ledger, catalog.instance
     day = ENTERPRET_DAYS[1]
     meter = kill.Meter(sandbox)
     jobs_before = len(sandbox.enterpret.jobs())
-    # The first status poll is held 20 s by the vendor: the daemon dies while waiting for it.
-    sandbox.add_fault("enterpret", "fetch", delay_seconds=20, times=1)
+    # The first status poll is held by the vendor: the daemon dies while waiting for it.
+    sandbox.add_fault("enterpret", "fetch", delay_seconds=6 if alone else 20, times=1)
     fetch = ("enterpret", "POST", "/fetch")
     catalog.request("enterpret", "feedback_daily", day)
     (job,) = ledger.jobs(vendor="enterpret")
+    orphans = None
     with catalog.daemon.running() as daemon:
         kill.wait_for("a status poll in flight", lambda: meter.route(*fetch)["in_flight"] == 1)
-        daemon.kill()
-    assert ledger.get(job.id).state is JobState.RUNNING
+        if alone:
+            orphans = daemon.kill_alone()
+        else:
+            daemon.kill()
+    try:
+        if alone:
 
-    with catalog.daemon.running() as daemon:
+            def completed() -> JobRecord | None:
+                current = ledger.get(job.id)
+                return current if current.state is JobState.COMPLETED else None
 
-        def landed() -> bool:
-            assert daemon.alive(), daemon.log_tail()
-            runs = kill.runs_of_job(instance, job)
-            return (
-                ledger.get(job.id).state is JobState.INGESTED
-                and len(runs) == 1
-                and runs[0].is_finished
-            )
+            recorded = kill.wait_for("the orphaned code server to finish its tick", completed)
+            assert recorded.ingest_attempt == 1 and kill.runs_of_job(instance, job) == []
+        else:
+            assert ledger.get(job.id).state is JobState.RUNNING
 
-        kill.wait_for("the adopted job to land", landed)
+        with catalog.daemon.running() as daemon:
+
+            def landed() -> bool:
+                assert daemon.alive(), daemon.log_tail()
+                runs = kill.runs_of_job(instance, job)
+                return (
+                    ledger.get(job.id).state is JobState.INGESTED
+                    and len(runs) == 1
+                    and runs[0].is_finished
+                )
+
+            kill.wait_for("the adopted job to land", landed)
+    finally:
+        if orphans is not None:
+            kill.reap_group(orphans)
 
     (run,) = kill.runs_of_job(instance, job)
     assert run.status is dg.DagsterRunStatus.SUCCESS
     landed_job = ledger.get(job.id)
+    if alone:
+        # Launched by the restarted daemon's first ticks, not after the grace for manual runs.
+        record = instance.get_run_record_by_id(run.run_id)
+        assert landed_job.completed_at is not None and record is not None
+        assert record.create_timestamp - landed_job.completed_at < RELAUNCH_AFTER / 2
     table = project.data / "lake" / "enterpret" / "feedback_daily" / day / "data.parquet"
     start = datetime.fromisoformat(day).replace(tzinfo=UTC)
     want = expected_ids(sandbox, start, start.replace(day=start.day + 1))
     assert parquet_ids(table) == want and landed_job.rows == len(want) > 0
-    # Polled again after the restart, never submitted again.
+    # Polled (again, after a restart that lost the poll), never submitted again.
     assert len(sandbox.enterpret.jobs()) == jobs_before + 1
     assert meter.route("enterpret", "POST", "/submit")["served"] == 1
-    assert meter.route(*fetch)["served"] >= 2
+    polls = meter.route(*fetch)
+    assert polls["served"] + polls["in_flight"] >= (1 if alone else 2)  # the held one counts
     assert landed_job.polls >= 1 and landed_job.attempt == 1
+    assert kill.details(landed_job).count("ingest run 1 requested") == 1
     kill.assert_settled(ledger)
 
 
