@@ -134,16 +134,35 @@ def dagster_executable(name: str) -> str:
     return found
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 @contextmanager
-def webhook_receiver(*, env: dict[str, str], log_path: Path) -> Iterator[dict[str, str]]:
+def webhook_receiver(
+    *, env: dict[str, str], log_path: Path, port: int | None = None
+) -> Iterator[dict[str, str]]:
     """Start ``export-pipelines webhooks serve`` on loopback; yield the env naming its public URL.
 
     Loopback is only reachable by the sandbox (which has a setting allowing a loopback receiver);
-    the real HelloData needs the receiver behind a TLS reverse proxy (README).
+    the real HelloData needs the receiver behind a TLS reverse proxy (README). ``port`` restarts a
+    receiver where the vendor already sends its deliveries (a free one is picked otherwise).
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    with receiver_process(env=env, log_path=log_path, port=port) as (_, public):
+        yield public
+
+
+@contextmanager
+def receiver_process(
+    *, env: dict[str, str], log_path: Path, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    """:func:`webhook_receiver`, also yielding the receiver's process (tests kill it)."""
+    if port is None:
+        port = free_port()
     args = [sys.executable, "-m", "export_pipelines.cli", "webhooks", "serve"]
     with running([*args, "--port", str(port)], env=env, log_path=log_path) as process:
         url = f"http://127.0.0.1:{port}"
@@ -158,4 +177,4 @@ def webhook_receiver(*, env: dict[str, str], log_path: Path) -> Iterator[dict[st
                         f"the webhook receiver did not start; see {log_path}"
                     ) from None
                 time.sleep(0.1)
-        yield {WEBHOOK_PUBLIC_URL_ENV: url}
+        yield process, {WEBHOOK_PUBLIC_URL_ENV: url}

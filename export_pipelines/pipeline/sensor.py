@@ -35,8 +35,9 @@ from export_pipelines.transport import VendorUnavailable
 from export_pipelines.vendors import adapter_for
 from export_pipelines.vendors.base import Completion, RemoteState, RemoteStatus, VendorResource
 
-#: A job left ``completed`` this long without a download run (a crash between the tick that saw it
-#: finish and the launch) is requested again; the run key makes that a no-op if it did launch.
+#: A finished job no tick asked a raw+table run for (completed by a manual raw run, which may be
+#: downloading it right now) gets one after this long; the run key makes that a no-op if it did
+#: launch. One a tick asked for and whose run never appeared is asked for again at once.
 RELAUNCH_AFTER = timedelta(minutes=2)
 #: Raw+table runs launched for one job before the sensor gives up and leaves it to a person.
 MAX_INGEST_ATTEMPTS = 3
@@ -83,6 +84,15 @@ def _latest_ingest_run(instance: dg.DagsterInstance, job: JobRecord) -> dg.Dagst
     return runs[0] if runs else None
 
 
+def _request_lost(job: JobRecord) -> bool:
+    """A tick asked for this job's first raw+table run and no such run exists: the request was
+    lost with the daemon that was to launch it. A sensor's ticks run one after another and the
+    daemon creates a tick's runs before the next tick starts, so the asking tick is over; it may
+    have been evaluated by a code server whose daemon was SIGKILLed meanwhile (the server ends
+    the tick, records it in the ledger, and its answer goes to nobody)."""
+    return job.ingest_attempt >= 1
+
+
 def _recover_ingests(
     context: dg.SensorEvaluationContext,
     ledger: Ledger,
@@ -98,7 +108,11 @@ def _recover_ingests(
             # A job the vendor answered as already finished (a dedupe hit) was never seen
             # finishing by a poll, so no tick launched it: launch it now, not after the grace.
             reused = job.submit_outcome is SubmitRecord.DEDUPED
-            if reused or (job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER):
+            if (
+                reused
+                or _request_lost(job)
+                or (job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER)
+            ):
                 yield ingest_run_request(job, attempt, export_forms(context, job))
             continue
         run_attempt = int(run.tags.get(keys.INGEST_ATTEMPT_TAG, "1"))

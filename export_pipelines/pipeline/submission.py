@@ -16,7 +16,7 @@ A submit can end three ways, and each is recorded in the ledger before anything 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,10 +201,13 @@ def _resolve_ambiguous(
             job.id, f"ambiguous submit: {spec.vendor} holds no job for it; submitted anew"
         )
         return None
+    # Recorded running, whatever the listing said of its state: the status sensor then polls it
+    # and launches its raw+table run the tick it sees it done. Completed here instead, it would be
+    # a job no tick saw finishing, launched only after the sensor's RELAUNCH_AFTER grace.
     return _record_submitted(
         ledger,
         job,
-        found,
+        replace(found, status=None),
         detail=f"vendor job {found.vendor_job_id} found after an ambiguous submit "
         f"({found.outcome.value})",
     )

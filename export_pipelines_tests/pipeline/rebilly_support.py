@@ -67,18 +67,21 @@ def table_rows(table: pa.Table) -> list[dict[str, Any]]:
     return table.drop_columns([f.name for f in LINEAGE_FIELDS]).to_pylist()
 
 
-def write_catalog_project(root: Path, catalog: str) -> str:
-    """A code location of ``catalog`` plus the project's shared resources; its module name."""
-    package = root / "rebilly_catalog"
-    (package / "defs" / "rebilly").mkdir(parents=True)
+def write_catalog_project(
+    root: Path, catalog: str, name: str = "rebilly_catalog", folder: str = "rebilly"
+) -> str:
+    """A code location ``name`` of ``catalog`` (its ``defs/<folder>/defs.yaml``) plus the
+    project's shared resources; its module name."""
+    package = root / name
+    (package / "defs" / folder).mkdir(parents=True)
     (root / "pyproject.toml").write_text(
-        '[project]\nname = "rebilly_catalog"\nversion = "0"\n[tool.dg]\n'
-        'directory_type = "project"\n[tool.dg.project]\nroot_module = "rebilly_catalog"\n'
-        'defs_module = "rebilly_catalog.defs"\n'
+        f'[project]\nname = "{name}"\nversion = "0"\n[tool.dg]\n'
+        f'directory_type = "project"\n[tool.dg.project]\nroot_module = "{name}"\n'
+        f'defs_module = "{name}.defs"\n'
     )
     (package / "__init__.py").write_text("")
     (package / "defs" / "__init__.py").write_text("")
-    (package / "defs" / "rebilly" / "defs.yaml").write_text(catalog)
+    (package / "defs" / folder / "defs.yaml").write_text(catalog)
     (package / "definitions.py").write_text(
         textwrap.dedent(
             """\
@@ -102,7 +105,7 @@ def write_catalog_project(root: Path, catalog: str) -> str:
             """
         )
     )
-    return "rebilly_catalog.definitions"
+    return f"{name}.definitions"
 
 
 def load_catalog(module: str) -> dg.Definitions:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
 from export_pipelines import settings
 from export_pipelines.ledger import JobState
@@ -77,6 +78,8 @@ def test_a_replayed_delivery_lands_the_data_once_with_the_vendor_row_count(
 
     sensor = build_status_sensor("hellodata")
     [request] = _tick(project, sensor, base_url=file_host).run_requests
+    # The daemon creates the requested run before the next tick, which then asks for nothing.
+    create_run_for_test(project.instance(), job_name="__ASSET_JOB", tags=request.tags)
     assert _tick(project, sensor, base_url=file_host).run_requests == []
     result = materialize(
         project.definitions(),
