@@ -23,9 +23,10 @@ from export_pipelines.normalize.jsonscan import RecordSplitter, Run
 
 _COLUMN = re.compile(r"Column\(([^)]*)\)")
 _BLOCKS = 4
-#: Bytes read per run of JSON Lines. Half the array splitter's chunk: the runs need no splitting
-#: work to amortise, and 8 MB runs (a run parsed while the last one is mapped and the writer holds
-#: two more) put the bench's gzip JSONL at 318 MB peak RSS, 4 MB runs at 268 MB, for the same CPU.
+#: Bytes read per run of JSON Lines, smaller than the array splitter's chunk: these runs need no
+#: splitting work to amortise, and 8 MB runs (a run parsed while the last one is mapped and the
+#: writer holds two more) put the bench's gzip JSONL at 318 MB peak RSS, 4 MB runs at 268 MB
+#: (mimalloc pool), for the same CPU.
 LINES_BYTES = 4 << 20
 
 
