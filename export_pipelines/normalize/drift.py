@@ -45,7 +45,12 @@ import pyarrow.parquet as pq
 from export_pipelines.normalize.errors import NormalizeError
 from export_pipelines.normalize.lineage import Lineage
 from export_pipelines.normalize.schema import RESCUED
-from export_pipelines.normalize.writer import ParquetWriteResult, table_schema, write_parquet
+from export_pipelines.normalize.writer import (
+    PARQUET_OPTIONS,
+    ParquetWriteResult,
+    table_schema,
+    write_parquet,
+)
 
 DriftPolicy = Literal["rescue", "evolve", "freeze"]
 DRIFT_POLICIES: Final[tuple[str, ...]] = get_args(DriftPolicy)
@@ -214,7 +219,7 @@ def evolve_parquet(written: ParquetWriteResult, names: list[str]) -> ParquetWrit
         "else nullif(json_merge_patch(t, $1), '{}') end as rest from part"
     )
     try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=_EVOLVE_ROWS):
                 db.register("part", pa.table({"t": batch.column(rescued_at)}))
                 out = db.sql(query, params=[patch, *map(_quoted_path, names)]).to_arrow_table()

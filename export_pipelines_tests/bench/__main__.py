@@ -123,6 +123,21 @@ def _xlsx(table, path: Path) -> None:
     book.close()
 
 
+#: The Arrow memory pool the shell chose, if any, before this runner imported the package (which
+#: picks jemalloc for its own process, export_pipelines/__init__.py).
+_SHELL_POOL = os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
+
+
+def _environment(name: str) -> dict[str, str]:
+    """The engine runs with the pool the package picks (its child imports pyarrow before the
+    package, too late for Arrow to read the choice); the other contenders with pyarrow's default."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    pool = _SHELL_POOL or ("jemalloc" if name == "engine" and sys.platform == "linux" else None)
+    if pool:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = pool
+    return env
+
+
 def _run(name: str, kind: str, src: Path, out: Path) -> dict[str, float] | str:
     """One contender in its own process: its result, or why it failed."""
     command = [
@@ -135,7 +150,9 @@ def _run(name: str, kind: str, src: Path, out: Path) -> dict[str, float] | str:
         str(out),
     ]
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=ROOT)
+        child = subprocess.Popen(
+            command, stdout=stdout, stderr=stderr, cwd=ROOT, env=_environment(name)
+        )
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)

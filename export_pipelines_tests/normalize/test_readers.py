@@ -362,6 +362,64 @@ def test_xlsx_wrong_type_names_row_and_column(tmp_path: Path) -> None:
     )
 
 
+#: The CSV's orders as a workbook holds them: typed cells in A1 (date and date-time cells, a
+#: boolean), text in A2 (ISO dates and times with an offset, a number as text), empty cells in A3.
+ORDER_CELLS: list[list[object]] = [
+    [*HEADER.split(";")],
+    ["A1", 'semi; colon "quoted"', 12.5, 3, 9.5, 8.25, True, datetime(2024, 3, 1),
+     datetime(2024, 3, 1, 10), 1709287200],
+    ["A2", None, "0.10", None, 1, 2, "false", "2024-03-02", "2024-03-02T01:00:00+02:00",
+     "1709287200.5"],
+    ["A3", "two\nlines", None, 7, None, None, None, None, None, None],
+]  # fmt: skip
+
+
+def test_xlsx_typed_cells_and_text_give_the_csv_rows(tmp_path: Path) -> None:
+    path = _xlsx(tmp_path / "orders.xlsx", ORDER_CELLS)
+    assert _rows(TabularNormalizer(ORDERS, Xlsx()), path) == EXPECTED
+
+
+def test_xlsx_repeated_header_next_to_a_name_like_a_renamed_one(tmp_path: Path) -> None:
+    """fastexcel would call the second ``price`` ``price_1``, the name of another column."""
+    table = TableSchema(
+        [
+            Column("first", pa.float64(), source="price"),
+            Column("second", pa.float64(), source="price", occurrence=2),
+            Column("literal", pa.string(), source="price_1"),
+        ]
+    )
+    path = _xlsx(tmp_path / "p.xlsx", [["price", "price_1", "price"], [1, "x", 2]])
+    assert _rows(TabularNormalizer(table, Xlsx()), path) == [
+        {"first": 1.0, "second": 2.0, "literal": "x", "_rescued": None}
+    ]
+    plain = TableSchema([Column("literal", pa.string(), source="price_1")])
+    assert _rows(TabularNormalizer(plain, Xlsx()), path) == [
+        {"literal": "x", "_rescued": '{"price": 1.0, "price#2": 2.0}'}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "reason"),
+    [
+        (2, 0.001, r"column amount: .*does not fit decimal128\(12, 2\)"),
+        (3, "many", r"column qty: 'many' does not fit int64"),
+        (6, 2, r"column paid: 2\.0 does not fit bool"),
+        (8, "2024-03-01 10:00:00", r"column created_at: .*does not fit timestamp"),
+        (9, "soon", r"column shipped_at: 'soon' does not fit timestamp"),
+    ],
+    ids=["decimal-digits-lost", "text-in-int", "number-as-bool", "naive-text-time", "bad-epoch"],
+)
+def test_xlsx_a_cell_that_does_not_fit_names_row_and_column(
+    tmp_path: Path, column: int, cell: object, reason: str
+) -> None:
+    rows = [list(r) for r in ORDER_CELLS]
+    rows[2][column] = cell
+    path = _xlsx(tmp_path / "orders.xlsx", rows)
+    _fails_without_parquet(
+        tmp_path, TabularNormalizer(ORDERS, Xlsx()), path, r"orders\.xlsx: row 2: " + reason
+    )
+
+
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
