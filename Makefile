@@ -27,10 +27,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Two workers: most tests wait on sockets and subprocesses. The heavy tests (whole systems for
+# Three workers on two cores: most tests wait on sockets, daemon ticks and subprocesses. The heavy tests (whole systems for
 # minutes each) are scheduled first; `make test-heavy` runs them alone.
 test: lint typecheck
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=30
+	$(BIN)/pytest -n 3 --dist loadgroup --durations=30
 
 test-heavy: install
 	$(BIN)/pytest -m heavy

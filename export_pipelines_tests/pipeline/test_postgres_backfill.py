@@ -57,7 +57,7 @@ def _partitions(vendor: str) -> list[str]:
 
 #: How long the sandbox holds each submit: long enough that runs the queue launches together overlap
 #: at the vendor even when their processes start slowly (a loaded box takes minutes per run).
-SUBMIT_HOLD_SECONDS = 12.0  # under the clients' 30 s read timeout
+SUBMIT_HOLD_SECONDS = 6.0  # under the clients' 30 s read timeout
 #: A guard against a wedged daemon, not an assertion on speed (24 run processes on a shared box).
 GIVE_UP_SECONDS = 2100
 #: The test machine is shared and may be loaded: the daemon's code server gets time to answer, and
