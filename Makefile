@@ -27,8 +27,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Three workers on two cores: most tests wait on sockets, daemon ticks and subprocesses. The heavy tests (whole systems for
-# minutes each) are scheduled first; `make test-heavy` runs them alone.
+# Three workers on two cores: most tests wait on sockets, daemon ticks and subprocesses. The
+# heavy tests (whole systems for minutes each) are scheduled first; `make test-heavy` runs them.
 test: lint typecheck
 	$(BIN)/pytest -n 3 --dist loadgroup --durations=30
 
