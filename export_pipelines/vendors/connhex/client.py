@@ -23,6 +23,8 @@ Vendor quirks handled here:
 
 import json
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -56,6 +58,9 @@ STATUS_PATH = EXPORT_PATH + "/status"
 DOWNLOAD_PATH = EXPORT_PATH + "/download"
 #: The local name of a job's ZIP; its members are the items' files.
 ZIP_NAME = "export.zip"
+#: A standing request's answer lists every job of every run (hundreds of KB after months): the
+#: slots of one request polled in one sensor tick share one read of it if it is this fresh.
+STANDING_READ_REUSE_SECONDS = 5.0
 
 
 def item_zip_name(index: int, items: int) -> str:
@@ -210,6 +215,8 @@ class ConnhexClient:
             retry=retry,
             limits=limits,
         )
+        self._standing_reads: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._standing_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -256,6 +263,17 @@ class ConnhexClient:
         answer = self.create(body)
         return Submitted(str(answer["id"]), SubmitOutcome.CREATED)
 
+    def _standing_request(self, export_id: str) -> dict[str, Any]:
+        """``GET /exports/{id}`` of a standing request, read once for the slots polled together
+        (the status sensor asks about them from several threads at once)."""
+        with self._standing_lock:
+            kept = self._standing_reads.get(export_id)
+            if kept is not None and time.monotonic() - kept[0] < STANDING_READ_REUSE_SECONDS:
+                return kept[1]
+            answer = self.get(export_id)
+            self._standing_reads[export_id] = (time.monotonic(), answer)
+            return answer
+
     def status(self, vendor_job_id: str) -> RemoteStatus:
         slot = parse_standing_slot(vendor_job_id)
         if slot is not None:
@@ -263,7 +281,7 @@ class ConnhexClient:
             return slot_status(
                 export_id,
                 window_start,
-                self.get(export_id),
+                self._standing_request(export_id),
                 lambda job_id: self.download_url(export_id, job_id),
                 item_zip_name,
             )
