@@ -187,6 +187,8 @@ def parse_status(export_id: str, answer: Any, download_url: str) -> RemoteStatus
 class ConnhexClient:
     #: ``GET /exports`` lists requests newest first: a submit whose answer was lost is found.
     can_find_submitted: ClassVar[bool] = True
+    #: Connhex documents no way to delete or stop an export request (DECISIONS C-1 only assumes one).
+    can_cancel: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -255,6 +257,11 @@ class ConnhexClient:
     def submit(self, body: dict[str, Any]) -> Submitted:
         answer = self.create(body)
         return Submitted(str(answer["id"]), SubmitOutcome.CREATED)
+
+    def cancel(self, vendor_job_id: str) -> None:
+        raise NotImplementedError(
+            "Connhex documents no way to delete or stop an export request (DECISIONS C-1 only assumes one)"
+        )
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         slot = parse_standing_slot(vendor_job_id)
