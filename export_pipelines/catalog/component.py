@@ -24,6 +24,7 @@ from export_pipelines.normalize.drift import checked_policy
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.assets import build_export_assets
 from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY
+from export_pipelines.pipeline.recovery import Recovery, ResubmitPolicy, SplitPolicy
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.pipeline.spec import Cadence, ExportSpec
 from export_pipelines.pipeline.standing import standing_body
@@ -287,6 +288,22 @@ class VendorConnection(dg.Component, dg.Model, dg.Resolvable):
         description="The most status polls a tick starts per second (the vendor's rate limit).",
     )
     sensor_running: bool = Field(default=True, description="Start the status sensor running.")
+    resubmit_failed: ResubmitPolicy = Field(
+        default_factory=ResubmitPolicy,
+        description="Asking again for a window whose vendor job failed: max_attempts (jobs per "
+        "window, default 2) and reasons (transient, the default, or any).",
+    )
+    split_too_large: SplitPolicy = Field(
+        default_factory=SplitPolicy,
+        description="Halving a window too large for the vendor, where its request allows: "
+        "max_depth (default 3; 0 never splits).",
+    )
+    stuck_after_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="A job whose reported progress has not moved for this long is stuck: marked "
+        "timed out, cancelled where the vendor can cancel, surfaced. Default: no such rule.",
+    )
 
     @field_validator("vendor")
     @classmethod
@@ -307,5 +324,10 @@ class VendorConnection(dg.Component, dg.Model, dg.Resolvable):
             running_by_default=self.sensor_running,
             poll_concurrency=self.poll_concurrency,
             polls_per_second=self.polls_per_second,
+            policies=Recovery(
+                resubmit=self.resubmit_failed,
+                split=self.split_too_large,
+                stuck_after_seconds=self.stuck_after_seconds,
+            ),
         )
         return dg.Definitions(resources={self.vendor: resource}, sensors=[sensor])

@@ -71,6 +71,12 @@ TERMINAL_STATUSES: Final = ("completed", "failed")
 MODIFIABLE_STATUS: Final = "pending"
 #: ``failureReason`` is null unless ``failed`` (the newer definitions' nullable enum).
 FAILURE_REASONS: Final = ("record-limit-exceeded", "max-retries-reached")
+#: What each reason means for asking again (the names say it; the definitions say no more):
+#: ``record-limit-exceeded`` is the window holding more records than the vendor exports at once,
+#: so a narrower ``dateRange`` is asked for instead; ``max-retries-reached`` is the vendor giving
+#: up on its own retries, so the same request may succeed later.
+TOO_LARGE_FAILURE_REASONS: Final = ("record-limit-exceeded",)
+TRANSIENT_FAILURE_REASONS: Final = ("max-retries-reached",)
 #: ``recordCount`` (excluding the CSV header) and ``fileId`` are present only once ``completed``.
 
 #: R-3: relative ``dateRange`` forms both sides understand, besides ISO-8601; all times are UTC.

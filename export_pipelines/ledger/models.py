@@ -7,6 +7,7 @@ A vendor's job id is written here before anything else happens with it, so a cra
 never loses a job the vendor is working on (Airbyte keeps it in memory; we do the opposite).
 ``active_key`` carries a UNIQUE constraint and is set only while a job may be adopted: two runs
 racing to submit the same partition cannot both insert one, so the loser adopts the winner's job.
+A job too large for the vendor is ``split``: sub-window jobs name it as their ``parent_id``.
 ``standing_requests`` holds the vendor-side standing requests (one per export and body), under the
 same kind of constraint, so partitions launched together create one between them.
 """
@@ -39,7 +40,8 @@ class JobState(StrEnum):
     INGESTED = "ingested"  # normalized to Parquet in the lake
     FAILED = "failed"  # the vendor reported failure, or submission failed
     TIMED_OUT = "timed_out"  # the vendor did not finish within the deadline
-    SUPERSEDED = "superseded"  # replaced by a forced resubmission
+    SUPERSEDED = "superseded"  # replaced by a resubmission (forced, or by the retry policy)
+    SPLIT = "split"  # too large for the vendor: its window is asked again in sub-window jobs
 
 
 class SubmitRecord(StrEnum):
@@ -129,6 +131,9 @@ class ExportJob(Base):
     superseded_by: Mapped[int | None] = mapped_column(Integer)
     #: Raw+table runs launched for this job by the status sensor (1 is the first).
     ingest_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The ``split`` job whose window this job asks for a part of (a half, recursively); its
+    #: partition's table is written from every sub-window job of the tree at once.
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

@@ -35,6 +35,10 @@ from export_pipelines.ledger.models import (
     utcnow,
 )
 
+#: Finished states a later run of the same partition and body adopts instead of submitting: the
+#: data is in hand, or (``split``) is being fetched in sub-windows the vendor can take.
+ADOPTABLE_DONE = (*FINISHED_OK, JobState.SPLIT)
+
 #: A row stuck in ``submitting`` this long belongs to a run that died mid-submit: its request may
 #: or may not have reached the vendor, so it is treated as an ambiguous submit.
 SUBMIT_GRACE = timedelta(minutes=10)
@@ -84,6 +88,7 @@ class JobRecord:
     submitted_by_run: str | None = None
     superseded_by: int | None = None
     ingest_attempt: int = 0
+    parent_id: int | None = None
 
     @property
     def possible_orphan(self) -> bool:
@@ -220,6 +225,7 @@ def _snapshot(job: ExportJob) -> JobRecord:
         submitted_by_run=job.submitted_by_run,
         superseded_by=job.superseded_by,
         ingest_attempt=job.ingest_attempt or 0,
+        parent_id=job.parent_id,
     )
 
 
@@ -298,7 +304,7 @@ class Ledger:
         job.state = state.value
         job.updated_at = utcnow()
         job.events.append(JobEvent(state=state.value, detail=detail))
-        adoptable = state in IN_FLIGHT or (state in FINISHED_OK and job.window_fixed)
+        adoptable = state in IN_FLIGHT or (state in ADOPTABLE_DONE and job.window_fixed)
         if not adoptable:
             job.active_key = None
 
@@ -317,6 +323,8 @@ class Ledger:
         window_fixed: bool,
         run_id: str | None,
         force: bool = False,
+        parent_id: int | None = None,
+        replaces: int | None = None,
     ) -> tuple[JobRecord, bool]:
         """The job to use for this partition and request: ``(job, True)`` when the caller must
         submit it now, ``(job, False)`` when an adoptable job exists already (possibly one whose
@@ -325,6 +333,11 @@ class Ledger:
         ``force`` supersedes the adoptable job (the vendor's copy is left alone) and claims anew;
         the superseded job names its successor, and one whose submit was ambiguous is recorded as
         a possible orphan at the vendor.
+
+        ``parent_id`` makes the new job a sub-window job of that ``split`` job. ``replaces`` names
+        a failed job this claim resubmits (the retry policy): when a new job is claimed, the
+        failed one is superseded by it. ``attempt`` counts the jobs of the same partition and
+        body, so a resubmission's attempt is one more than the job it replaces.
         """
         key = _active_key(vendor, export, partition_key, fingerprint)
         for _ in range(3):
@@ -343,6 +356,7 @@ class Ledger:
                             ExportJob.vendor == vendor,
                             ExportJob.export == export,
                             ExportJob.partition_key == partition_key,
+                            ExportJob.fingerprint == fingerprint,
                         )
                     )
                     job = ExportJob(
@@ -360,12 +374,23 @@ class Ledger:
                         attempt=(earlier or 0) + 1,
                         polls=0,
                         submitted_by_run=run_id,
+                        parent_id=parent_id,
                     )
                     job.events.append(JobEvent(state=JobState.SUBMITTING.value, detail=run_id))
                     session.add(job)
                     session.flush()
                     if existing is not None:
                         self._supersede(existing, job.id)
+                    if replaces is not None:
+                        failed = self._job(session, replaces)
+                        if failed.state in (JobState.FAILED.value, JobState.TIMED_OUT.value):
+                            failed.superseded_by = job.id
+                            self._move(
+                                failed,
+                                JobState.SUPERSEDED,
+                                f"resubmitted by the retry policy as ledger job {job.id} "
+                                f"(attempt {job.attempt}) after: {failed.error}",
+                            )
                     return _snapshot(job), True
             except IntegrityError:
                 continue  # another run claimed it between our read and insert: adopt theirs
@@ -426,6 +451,21 @@ class Ledger:
             job = self._job(session, job_id)
             job.error = detail
             self._move(job, JobState.TIMED_OUT, detail)
+            return _snapshot(job)
+
+    def mark_split(self, job_id: int, detail: str) -> JobRecord:
+        """A failed job too large for the vendor is asked again in sub-windows (its children).
+        It becomes adoptable again where its window is fixed, so a later run of the partition
+        adopts the split instead of asking the vendor for the whole window once more."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            if job.state == JobState.SPLIT.value:
+                return _snapshot(job)
+            self._move(job, JobState.SPLIT, detail)
+            key = _active_key(job.vendor, job.export, job.partition_key, job.fingerprint)
+            taken = session.scalar(select(ExportJob.id).where(ExportJob.active_key == key))
+            if job.window_fixed and taken is None:
+                job.active_key = key
             return _snapshot(job)
 
     def name_slot(self, job_id: int, vendor_job_id: str, detail: str) -> JobRecord:
@@ -811,6 +851,60 @@ class Ledger:
     def get(self, job_id: int) -> JobRecord:
         with self._session() as session:
             return _snapshot(self._job(session, job_id))
+
+    def _tree(self, job: JobRecord) -> dict[int, JobRecord]:
+        """Every job of ``job``'s partition (a split tree never leaves its partition)."""
+        with self._session() as session:
+            rows = session.scalars(
+                _with_history(select(ExportJob)).where(
+                    ExportJob.vendor == job.vendor,
+                    ExportJob.export == job.export,
+                    ExportJob.partition_key == job.partition_key,
+                )
+            ).all()
+            return {row.id: _snapshot(row) for row in rows}
+
+    def root_of(self, job: JobRecord) -> JobRecord:
+        """The top of the split tree ``job`` belongs to (``job`` itself when it has no parent)."""
+        if job.parent_id is None:
+            return job
+        jobs = self._tree(job)
+        while job.parent_id is not None and job.parent_id in jobs:
+            job = jobs[job.parent_id]
+        return job
+
+    def depth(self, job: JobRecord) -> int:
+        """How many splits above ``job``: 0 for a partition's own job, 1 for its halves…"""
+        jobs, depth = self._tree(job), 0
+        while job.parent_id is not None and job.parent_id in jobs:
+            job, depth = jobs[job.parent_id], depth + 1
+        return depth
+
+    def leaves(self, root: JobRecord) -> list[JobRecord]:
+        """The jobs that stand for ``root``'s window now, in window order: ``root`` itself unless
+        it was split; else, recursively, its sub-window jobs, each replaced by its resubmission
+        (the newest job of the same parent and window) where the retry policy resubmitted it."""
+        if root.state is not JobState.SPLIT:
+            return [root]
+        jobs = self._tree(root)
+        children: dict[int, list[JobRecord]] = {}
+        for job in jobs.values():
+            if job.parent_id is not None:
+                children.setdefault(job.parent_id, []).append(job)
+
+        def standing(parent: JobRecord) -> list[JobRecord]:
+            newest: dict[str, JobRecord] = {}
+            for child in sorted(children.get(parent.id, []), key=lambda j: j.id):
+                newest[child.fingerprint] = child
+            found: list[JobRecord] = []
+            for child in sorted(newest.values(), key=lambda j: j.window_start or j.created_at):
+                if child.state is JobState.SPLIT:
+                    found += standing(child)
+                else:
+                    found.append(child)
+            return found
+
+        return standing(root)
 
     def in_flight(self, vendor: str) -> list[JobRecord]:
         """Jobs the vendor is working on, least recently polled first (a fair backlog)."""

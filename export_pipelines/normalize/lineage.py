@@ -1,6 +1,7 @@
 """Lineage columns: which export, partition, vendor job and file each row came from, and when."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
@@ -20,10 +21,14 @@ class Lineage:
     partition: str
     vendor_job_id: str
     ingested_at: datetime
+    #: The vendor job of each source file where a partition's files come from several jobs (the
+    #: sub-window jobs of a split); a file not named here came from ``vendor_job_id``.
+    vendor_job_ids: Mapping[str, str] = field(default_factory=dict)
 
     def columns(self, source_file: str, rows: int) -> list[pa.Array]:
         """Constant columns for ``rows`` rows, in :data:`LINEAGE_FIELDS` order."""
-        values = (self.export, self.partition, self.vendor_job_id, source_file, self.ingested_at)
+        vendor_job_id = self.vendor_job_ids.get(source_file, self.vendor_job_id)
+        values = (self.export, self.partition, vendor_job_id, source_file, self.ingested_at)
         return [
             pa.repeat(pa.scalar(value, type=field.type), rows)
             for value, field in zip(values, LINEAGE_FIELDS, strict=True)

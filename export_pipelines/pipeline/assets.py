@@ -10,6 +10,11 @@
   running job, so "Materialize all" in the UI works end to end.
 - ``<vendor>/<export>`` normalizes the raw files to one Parquet file per partition, with a check that
   the Parquet holds exactly the rows the vendor's files held.
+
+A partition whose job was too large for the vendor is fetched in sub-window jobs (``recovery``):
+the raw asset downloads every sub-window job's files and the table writes the partition's one
+Parquet from all of them. A request run the status sensor launched to resubmit or split a job
+(its tags name the job) asks for that job's window, whatever the run's partition says.
 """
 
 import functools
@@ -26,16 +31,20 @@ from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, Le
 from export_pipelines.normalize import ParquetWriteResult
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.metadata import column_schema, drift_metadata, markdown_preview
+from export_pipelines.pipeline.recovery import window_of
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.standing import record_slot
 from export_pipelines.pipeline.steps import (
     StepFailed,
     download_files,
     normalize_job,
+    normalize_jobs,
+    rows_per_file,
+    source_name,
     wait_for_completion,
 )
-from export_pipelines.pipeline.submission import submit_or_adopt
-from export_pipelines.pipeline.window import resolve_target
+from export_pipelines.pipeline.submission import Submission, split_and_submit, submit_or_adopt
+from export_pipelines.pipeline.window import Target, resolve_target
 from export_pipelines.transport import VendorError
 from export_pipelines.vendors.base import VendorResource
 
@@ -64,9 +73,11 @@ def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
 
 
 def _job_for_run(context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Ledger) -> JobRecord:
+    """The job whose files the run ingests: the tagged one, else the partition's; the top of its
+    split tree where it is a sub-window job."""
     tagged = context.run.tags.get(keys.LEDGER_JOB_TAG)
     if tagged:
-        return ledger.get(int(tagged))
+        return ledger.root_of(ledger.get(int(tagged)))
     target = resolve_target(context, spec)
     job = ledger.latest(
         spec.vendor,
@@ -79,7 +90,41 @@ def _job_for_run(context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Le
             f"materialize {keys.request_key(spec.vendor, spec.name).to_user_string()} first "
             "(or the whole export)"
         )
-    return job
+    return ledger.root_of(job)
+
+
+def _asked_again(
+    context: dg.AssetExecutionContext,
+    spec: ExportSpec,
+    ledger: Ledger,
+    client: Any,
+    run_finished: Callable[[str], bool],
+) -> Submission | None:
+    """A request run the status sensor launched for a failed job (``recovery``): its split into
+    sub-windows, or its resubmission, superseding it; None for any other run."""
+    tags = context.run.tags
+    if keys.SPLIT_OF_TAG in tags:
+        return split_and_submit(
+            spec,
+            ledger.get(int(tags[keys.SPLIT_OF_TAG])),
+            ledger=ledger,
+            client=client,
+            run_id=context.run.run_id,
+            run_finished=run_finished,
+        )
+    if keys.RESUBMIT_OF_TAG in tags:
+        failed = ledger.get(int(tags[keys.RESUBMIT_OF_TAG]))
+        return submit_or_adopt(
+            spec,
+            Target(failed.partition_key, failed.partitioned, window_of(failed)),
+            ledger=ledger,
+            client=client,
+            run_id=context.run.run_id,
+            run_finished=run_finished,
+            parent_id=failed.parent_id,
+            replaces=failed.id,
+        )
+    return None
 
 
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,7 +168,10 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         run_finished = functools.partial(_run_finished, context.instance)
         standing_id = None
         with resource.client() as client:
-            if spec.standing and not config.resubmit:
+            again = _asked_again(context, spec, ledger, client, run_finished)
+            if again is not None:
+                outcome = again
+            elif spec.standing and not config.resubmit:
                 outcome, standing = record_slot(
                     spec,
                     target,
@@ -164,6 +212,8 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 "window_end": job.window_end.isoformat() if job.window_end else None,
                 "fingerprint": job.fingerprint,
                 "standing_request_id": standing_id,
+                "parent_ledger_job_id": job.parent_id,
+                "sub_window_jobs": _sub_window_metadata(ledger, job),
             }
         )
 
@@ -177,42 +227,50 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     @_guarded
     def raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         resource, ledger, lake = _resources(context, vendor)
-        job = _job_for_run(context, spec, ledger)
+        root = _job_for_run(context, spec, ledger)
         client = resource.client()
+        jobs = []
         try:
-            if job.state is JobState.RUNNING:
-                context.log.info(f"vendor job {job.vendor_job_id} is running; waiting for it")
-                job = wait_for_completion(
-                    job,
-                    ledger=ledger,
-                    client=client,
-                    resource=resource,
-                    completion=spec.adapter.completion,
-                )
-            if job.state not in FINISHED_OK:
-                raise StepFailed(
-                    f"{vendor} job {job.vendor_job_id} (ledger job {job.id}) is {job.state.value}"
-                    f"{': ' + job.error if job.error else ''}; materialize the request asset with "
-                    "`resubmit: true` to ask the vendor again"
-                )
-            job = download_files(job, spec=spec, ledger=ledger, lake=lake, client=client)
+            for job in ledger.leaves(root):
+                if job.state is JobState.RUNNING:
+                    context.log.info(f"vendor job {job.vendor_job_id} is running; waiting for it")
+                    job = wait_for_completion(
+                        job,
+                        ledger=ledger,
+                        client=client,
+                        resource=resource,
+                        completion=spec.adapter.completion,
+                    )
+                if job.state not in FINISHED_OK:
+                    raise StepFailed(
+                        f"{vendor} job {job.vendor_job_id} (ledger job {job.id}"
+                        f"{_sub_window_note(root, job)}) is {job.state.value}"
+                        f"{': ' + job.error if job.error else ''}; materialize the request asset "
+                        "with `resubmit: true` to ask the vendor again"
+                    )
+                jobs.append(download_files(job, spec=spec, ledger=ledger, lake=lake, client=client))
         finally:
             client.close()
+        job = jobs[0] if len(jobs) == 1 else root
         parts = _parts_progress(job)
         for at, detail in parts:
             context.log.info(f"{vendor} job {job.vendor_job_id} at {at}: {detail}")
+        files = [(part, f) for part in jobs for f in part.files]
         return dg.MaterializeResult(
             metadata={
                 "vendor_job_id": job.vendor_job_id,
                 "ledger_job_id": job.id,
                 **_parts_metadata(job, parts),
-                "files": len(job.files),
-                "bytes": sum(f.bytes or 0 for f in job.files),
-                "sha256": dg.MetadataValue.json({f.name: f.sha256 for f in job.files}),
+                "files": len(files),
+                "bytes": sum(f.bytes or 0 for _, f in files),
+                "sha256": dg.MetadataValue.json(
+                    {source_name(part, f, len(jobs)): f.sha256 for part, f in files}
+                ),
                 "raw_dir": dg.MetadataValue.path(
                     str(lake.raw_folder(vendor, name, job.partition_key, job.id))
                 ),
                 "vendor_latency_seconds": job.vendor_latency_seconds,
+                "sub_window_jobs": _sub_window_metadata(ledger, root),
             }
         )
 
@@ -238,22 +296,26 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         _, ledger, lake = _resources(context, vendor)
         try:
-            job = _job_for_run(context, spec, ledger)
+            root = _job_for_run(context, spec, ledger)
         except StepFailed as exc:
             raise _failure(exc) from None
-        if job.state not in (JobState.DOWNLOADED, JobState.INGESTED):
-            raise _failure(
-                StepFailed(
-                    f"ledger job {job.id} is {job.state.value}, not downloaded; materialize "
-                    f"{raw_key.to_user_string()} first"
+        jobs = ledger.leaves(root)
+        for part in jobs:
+            if part.state not in (JobState.DOWNLOADED, JobState.INGESTED):
+                raise _failure(
+                    StepFailed(
+                        f"ledger job {part.id}{_sub_window_note(root, part)} is "
+                        f"{part.state.value}, not downloaded; materialize "
+                        f"{raw_key.to_user_string()} first"
+                    )
                 )
-            )
+        job = jobs[0] if len(jobs) == 1 else root
         location = lake.table(vendor, name, job.partition_key)
         # Published only when the block ends cleanly: a failed normalize or check leaves the
         # partition's table (a local file or an S3 object) as it was.
         with lake.writing(location) as path:
             try:
-                written, drift = normalize_job(job, spec=spec, lake=lake, dest=path)
+                written, drift = normalize_jobs(jobs, spec=spec, lake=lake, dest=path)
             except Exception as exc:
                 message = (
                     f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}, raw "
@@ -262,11 +324,13 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 )
                 ledger.record_error(job.id, message)
                 raise dg.Failure(description=message, allow_retries=False) from exc
-            rows_per_file = [written.rows_per_source.get(f.name, 0) for f in job.files]
-            check = _rows_check(spec, job, path, rows_per_file)
+            counted = rows_per_file(written, jobs)
+            check = _rows_check(spec, jobs, path, counted)
             if not check.passed:
                 per_file = ", ".join(
-                    f"{f.name}: {rows}" for f, rows in zip(job.files, rows_per_file, strict=True)
+                    f"{source_name(part, f, len(jobs))}: {rows}"
+                    for part, part_rows in zip(jobs, counted, strict=True)
+                    for f, rows in zip(part.files, part_rows, strict=True)
                 )
                 message = (
                     f"the rows of ledger job {job.id} ({vendor} job {job.vendor_job_id}) do not "
@@ -276,7 +340,15 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                 ledger.record_error(job.id, message)
                 yield check
                 raise dg.Failure(description=message, allow_retries=False)
-        job = ledger.mark_ingested(job.id, rows_per_file)
+        ingested = [
+            ledger.mark_ingested(part.id, part_rows)
+            for part, part_rows in zip(jobs, counted, strict=True)
+        ]
+        if len(jobs) > 1:
+            ledger.record_event(
+                root.id, f"{written.rows} rows ingested from {len(jobs)} sub-window jobs"
+            )
+        job = ingested[0] if len(jobs) == 1 else ledger.get(root.id)
         if drift.fields:
             context.log.warning(f"{vendor}/{name} partition {job.partition_key}: {drift.summary()}")
             ledger.record_event(job.id, drift.summary())
@@ -284,10 +356,11 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
             metadata={
                 **_written_metadata(written, location, job),
                 **drift_metadata(drift),
-                "files": len(job.files),
-                "bytes_raw": job.bytes,
+                "files": sum(len(part.files) for part in ingested),
+                "bytes_raw": sum(part.bytes or 0 for part in ingested),
                 "bytes_parquet": written.bytes,
                 "vendor_latency_seconds": job.vendor_latency_seconds,
+                "sub_window_jobs": _sub_window_metadata(ledger, root),
             },
             check_results=[check],
         )
@@ -380,26 +453,53 @@ def _parts_metadata(job: JobRecord, parts: list[tuple[str, str]]) -> dict[str, A
 
 
 def _rows_check(
-    spec: ExportSpec, job: JobRecord, path: Path, file_rows: list[int]
+    spec: ExportSpec, jobs: list[JobRecord], path: Path, counted: list[list[int]]
 ) -> dg.AssetCheckResult:
-    """Read the written file's footer back and compare with the rows counted per vendor file."""
+    """Read the written file's footer back and compare with the rows counted per vendor file
+    (of each job: the partition's, or its sub-window jobs')."""
     parquet_rows = pq.ParquetFile(path).metadata.num_rows
+    file_rows = [rows for part in counted for rows in part]
     problems = []
     if parquet_rows != sum(file_rows):
         problems.append(f"Parquet holds {parquet_rows} rows, the vendor files {sum(file_rows)}")
-    if job.vendor_rows is not None and job.vendor_rows != parquet_rows:
-        problems.append(f"the vendor reported {job.vendor_rows} rows")
-    if file_rows:
-        rule = spec.adapter.file_rows_problem(job.request_body, file_rows)
+    reported = [job.vendor_rows for job in jobs]
+    vendor_rows = None if None in reported else sum(r or 0 for r in reported)
+    if vendor_rows is not None and vendor_rows != parquet_rows:
+        problems.append(f"the vendor reported {vendor_rows} rows")
+    for job, part_rows in zip(jobs, counted, strict=True):
+        rule = spec.adapter.file_rows_problem(job.request_body, part_rows) if part_rows else None
         if rule:
-            problems.append(rule)
+            problems.append(rule if len(jobs) == 1 else f"ledger job {job.id}: {rule}")
     return dg.AssetCheckResult(
         check_name=keys.ROWS_CHECK,
         passed=not problems,
         metadata={
             "parquet_rows": parquet_rows,
             "rows_per_file": dg.MetadataValue.json(file_rows),
-            "vendor_rows": job.vendor_rows,
+            "vendor_rows": vendor_rows,
             "problems": "; ".join(problems) or "none",
         },
+    )
+
+
+def _sub_window_note(root: JobRecord, job: JobRecord) -> str:
+    return "" if job.id == root.id else f", a sub-window job of split job {root.id}"
+
+
+def _sub_window_metadata(ledger: Ledger, job: JobRecord) -> dg.MetadataValue | None:
+    """The sub-window jobs standing for a split job's window, in window order; None otherwise."""
+    if job.state is not JobState.SPLIT:
+        return None
+    return dg.MetadataValue.json(
+        [
+            {
+                "ledger_job_id": part.id,
+                "vendor_job_id": part.vendor_job_id,
+                "window_start": part.window_start.isoformat() if part.window_start else None,
+                "window_end": part.window_end.isoformat() if part.window_end else None,
+                "state": part.state.value,
+                "rows": part.rows,
+            }
+            for part in ledger.leaves(job)
+        ]
     )

@@ -12,6 +12,12 @@ LEDGER_JOB_TAG = "export_pipelines/ledger_job_id"
 #: Run tag carrying which launch of that job's raw+table run this is (1 is the first).
 INGEST_ATTEMPT_TAG = "export_pipelines/ingest_attempt"
 
+#: Run tag of a request run the status sensor launched to ask again for a failed job's window
+#: (the retry policy): the ledger job it resubmits.
+RESUBMIT_OF_TAG = "export_pipelines/resubmit_of"
+#: Run tag of a request run asking for a too-large job's window in sub-windows: the job it splits.
+SPLIT_OF_TAG = "export_pipelines/split_of"
+
 #: Name of the asset check on every export table.
 ROWS_CHECK = "rows_match_vendor_files"
 
@@ -42,3 +48,13 @@ def ingest_run_key(vendor: str, ledger_job_id: int, attempt: int = 1) -> str:
     see it; a relaunch after a failed run is a new attempt, so a new key."""
     suffix = "" if attempt == 1 else f"-{attempt}"
     return f"{vendor}:job-{ledger_job_id}:ingest{suffix}"
+
+
+def resubmit_run_key(vendor: str, ledger_job_id: int) -> str:
+    """One resubmission per failed ledger job (the next attempt is a new job, with its own key)."""
+    return f"{vendor}:job-{ledger_job_id}:resubmit"
+
+
+def split_run_key(vendor: str, ledger_job_id: int) -> str:
+    """One split per too-large ledger job (a sub-window too large again is its own job)."""
+    return f"{vendor}:job-{ledger_job_id}:split"

@@ -14,6 +14,12 @@ delivery in the ledger and completes the job there, so its sensor only launches 
 of every completed job not launched yet (deliveries received while no daemon ran included) and
 marks timed out the jobs whose callback did not come within the deadline.
 
+A job the vendor failed, or that is stuck, is handed to ``recovery``: resubmitted or split by
+the connection's policies (a run of the request asset, run key per failed job), or marked,
+cancelled where the vendor can cancel, and surfaced (a log warning and an observation of the
+request asset). A sub-window job that completes launches nothing until every sub-window of its
+partition has: then one raw+table run, of the split job, writes the partition's table from all.
+
 A vendor whose quota is spent for longer than a call may wait (its 429 names a reset hours away)
 is not asked again before the reset: the tick stops polling, keeps the reset time in the sensor's
 cursor and skips the vendor's polls until then. The jobs stay in flight, not failed; a lost cursor
@@ -27,13 +33,20 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
-from export_pipelines.pipeline import keys
+from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, SubmitRecord
+from export_pipelines.pipeline import keys, recovery
 from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY, Answer, poll_backlog
+from export_pipelines.pipeline.recovery import Recovery
 from export_pipelines.pipeline.steps import apply_status, deadline_message, past_deadline
 from export_pipelines.transport import VendorUnavailable
 from export_pipelines.vendors import adapter_for
-from export_pipelines.vendors.base import Completion, RemoteState, RemoteStatus, VendorResource
+from export_pipelines.vendors.base import (
+    Completion,
+    RemoteState,
+    RemoteStatus,
+    VendorClient,
+    VendorResource,
+)
 
 #: A finished job no tick asked a raw+table run for (completed by a manual raw run, which may be
 #: downloading it right now) gets one after this long; the run key makes that a no-op if it did
@@ -93,6 +106,20 @@ def _request_lost(job: JobRecord) -> bool:
     return job.ingest_attempt >= 1
 
 
+def ingest_unit(ledger: Ledger, job: JobRecord) -> tuple[JobRecord, datetime | None] | None:
+    """The job whose raw+table run ingests ``job`` and when its data was complete: ``job``
+    itself, or (a sub-window job) its split tree's top once every sub-window is finished; None
+    while a sub-window is still to come."""
+    if job.parent_id is None:
+        return job, job.completed_at
+    root = ledger.root_of(job)
+    leaves = ledger.leaves(root)
+    if not all(leaf.state in FINISHED_OK for leaf in leaves):
+        return None
+    done = [leaf.completed_at for leaf in leaves if leaf.completed_at is not None]
+    return root, max(done, default=None)
+
+
 def _recover_ingests(
     context: dg.SensorEvaluationContext,
     ledger: Ledger,
@@ -101,7 +128,13 @@ def _recover_ingests(
     max_attempts: int,
 ) -> Iterator[dg.RunRequest]:
     """Run requests for finished jobs whose raw+table run never launched or failed."""
-    for job in ledger.awaiting_ingest(vendor):
+    seen: set[int] = set()
+    for finished in ledger.awaiting_ingest(vendor):
+        unit = ingest_unit(ledger, finished)
+        if unit is None or unit[0].id in seen:
+            continue
+        job, completed_at = unit
+        seen.add(job.id)
         attempt = max(job.ingest_attempt, 1)
         run = _latest_ingest_run(context.instance, job)
         if run is None:
@@ -111,7 +144,7 @@ def _recover_ingests(
             if (
                 reused
                 or _request_lost(job)
-                or (job.completed_at is not None and now - job.completed_at > RELAUNCH_AFTER)
+                or (completed_at is not None and now - completed_at > RELAUNCH_AFTER)
             ):
                 yield ingest_run_request(job, attempt, export_forms(context, job))
             continue
@@ -149,15 +182,38 @@ POLL_BATCH = 200
 
 
 def _record_answer(
-    context: dg.SensorEvaluationContext, ledger: Ledger, answer: Answer
-) -> JobRecord:
-    """Record a finished (completed or failed) job's poll in the ledger; the job as it now stands."""
+    context: dg.SensorEvaluationContext,
+    ledger: Ledger,
+    answer: Answer,
+    policies: Recovery,
+    surfaced: list[dg.AssetObservation],
+) -> tuple[JobRecord, dg.RunRequest | None]:
+    """Record a finished (completed or failed) job's poll in the ledger; the job as it now
+    stands, and the request run that asks again for a failed job's window, if the policies do."""
     job, status = answer.job, answer.status
     assert status is not None
     job = apply_status(ledger, job, status)
-    if job.state is JobState.FAILED:
-        context.log.warning(f"{job.vendor} job {job.vendor_job_id} failed: {job.error}")
-    return job
+    if job.state is not JobState.FAILED:
+        return job, None
+    decision = recovery.after_failure(ledger, job, status.error or "no reason given", policies)
+    context.log.warning(
+        f"{job.vendor} job {job.vendor_job_id} (ledger job {job.id}) failed: {decision.message}"
+    )
+    surfaced.append(recovery.observation(job, decision.message))
+    return job, decision.run_request
+
+
+def _stop(
+    context: dg.SensorEvaluationContext,
+    ledger: Ledger,
+    client: VendorClient,
+    job: JobRecord,
+    why: str,
+    surfaced: list[dg.AssetObservation],
+) -> None:
+    stopped, message = recovery.stop_stuck(ledger, client, job, why)
+    context.log.warning(f"{job.vendor} job {job.vendor_job_id} (ledger job {job.id}): {message}")
+    surfaced.append(recovery.observation(stopped, message))
 
 
 def _callback_tick(
@@ -218,7 +274,10 @@ def build_status_sensor(
     max_ingest_attempts: int = MAX_INGEST_ATTEMPTS,
     poll_concurrency: int = DEFAULT_POLL_CONCURRENCY,
     polls_per_second: float | None = None,
+    policies: Recovery | None = None,
 ) -> dg.SensorDefinition:
+    policies = policies or Recovery()
+
     @dg.sensor(
         name=keys.status_sensor_name(vendor),
         description=(
@@ -240,6 +299,21 @@ def build_status_sensor(
         required_resource_keys={vendor, "ledger"},
     )
     def status_sensor(context: dg.SensorEvaluationContext):  # type: ignore[no-untyped-def]
+        surfaced: list[dg.AssetObservation] = []
+        items = list(tick(context, surfaced))
+        if not surfaced:
+            return items
+        requests = [item for item in items if isinstance(item, dg.RunRequest)]
+        skips = [item for item in items if isinstance(item, dg.SkipReason)]
+        return dg.SensorResult(
+            run_requests=requests,
+            skip_reason=skips[0] if skips and not requests else None,
+            asset_events=surfaced,
+        )
+
+    def tick(
+        context: dg.SensorEvaluationContext, surfaced: list[dg.AssetObservation]
+    ) -> Iterator[dg.RunRequest | dg.SkipReason]:
         ledger = context.resources.ledger.ledger()
         resource = getattr(context.resources, vendor)
         budget_ends = time.monotonic() + time_budget_seconds
@@ -259,13 +333,6 @@ def build_status_sensor(
                     f"polls deferred, {len(backlog)} job(s) stay in flight"
                 )
             return
-        due = []
-        for job in backlog:
-            if past_deadline(job, resource, now):
-                ledger.mark_timed_out(job.id, deadline_message(resource, Completion.POLL))
-                context.log.warning(f"{vendor} job {job.vendor_job_id} timed out")
-            else:
-                due.append(job)
         client = resource.client()
 
         def ask(job: JobRecord) -> RemoteStatus:
@@ -273,6 +340,16 @@ def build_status_sensor(
             return client.status(job.vendor_job_id)
 
         try:
+            due = []
+            for job in backlog:
+                if past_deadline(job, resource, now):
+                    why = deadline_message(resource, Completion.POLL)
+                    _stop(context, ledger, client, job, why, surfaced)
+                elif recovery.is_stuck(job, policies, now):
+                    why = recovery.stuck_message(job, policies)
+                    _stop(context, ledger, client, job, why, surfaced)
+                else:
+                    due.append(job)
             answers = poll_backlog(
                 due,
                 ask,
@@ -311,13 +388,23 @@ def build_status_sensor(
                         ledger.record_polls(running)
                         running = []
                     continue
-                polled_job = _record_answer(context, ledger, answer)
+                polled_job, again = _record_answer(context, ledger, answer, policies, surfaced)
+                if again is not None:
+                    requests.append(again)
                 if polled_job.state is JobState.COMPLETED:
                     finished += 1
-                    ledger.record_ingest_attempt(polled_job.id, 1, "ingest run 1 requested")
-                    requests.append(
-                        ingest_run_request(polled_job, 1, export_forms(context, polled_job))
-                    )
+                    unit = ingest_unit(ledger, polled_job)
+                    if unit is None:
+                        context.log.info(
+                            f"{vendor} sub-window job {polled_job.id} of partition "
+                            f"{polled_job.partition_key} finished; waiting for the others"
+                        )
+                        continue
+                    whole = unit[0]
+                    if keys.ingest_run_key(vendor, whole.id, 1) in {r.run_key for r in requests}:
+                        continue
+                    ledger.record_ingest_attempt(whole.id, 1, "ingest run 1 requested")
+                    requests.append(ingest_run_request(whole, 1, export_forms(context, whole)))
             ledger.record_polls(running)
         finally:
             client.close()

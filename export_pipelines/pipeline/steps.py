@@ -6,7 +6,7 @@ ledger, before the next step relies on it.
 """
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,6 +199,21 @@ def _download_all(
     return expired
 
 
+def source_name(job: JobRecord, record: FileRecord, jobs: int) -> str:
+    """A raw file's name in the table's ``_source_file``: the vendor's name, prefixed with the
+    ledger job where the partition's files come from several (sub-window) jobs, whose files may
+    share names."""
+    return record.name if jobs == 1 else f"job-{job.id}/{record.name}"
+
+
+def rows_per_file(written: ParquetWriteResult, jobs: Sequence[JobRecord]) -> list[list[int]]:
+    """The rows written from each file of each job, in the jobs' and files' order."""
+    return [
+        [written.rows_per_source.get(source_name(job, f, len(jobs)), 0) for f in job.files]
+        for job in jobs
+    ]
+
+
 def normalize_job(
     job: JobRecord,
     *,
@@ -207,33 +222,52 @@ def normalize_job(
     dest: Path,
     form: str | None = None,
 ) -> tuple[ParquetWriteResult, Drift]:
-    """Every raw file of ``job`` → the Parquet file ``dest`` (written atomically; the caller
-    publishes it to the lake once it passed its check); with ``form``, that further table of the
-    export (``VendorAdapter.output_forms``). Raw files are read from the lake, one at a time: from
-    S3 each is fetched to scratch space just before it is parsed. Fields the files carry beyond
-    the declared schema follow the export's ``schema_drift`` policy; what drifted is returned."""
-    raw = {f.name: _raw_file(lake, spec, job, f) for f in job.files}
-    missing = [f.name for f in job.files if not f.local_path or not raw[f.name].exists()]
-    if missing:
-        raise StepFailed(
-            f"raw files of ledger job {job.id} are missing ({', '.join(missing[:5])}); "
-            "materialize the raw asset first"
-        )
+    """Every raw file of ``job`` → the Parquet file ``dest`` (:func:`normalize_jobs`)."""
+    return normalize_jobs([job], spec=spec, lake=lake, dest=dest, form=form)
+
+
+def normalize_jobs(
+    jobs: Sequence[JobRecord],
+    *,
+    spec: ExportSpec,
+    lake: LakeResource,
+    dest: Path,
+    form: str | None = None,
+) -> tuple[ParquetWriteResult, Drift]:
+    """Every raw file of ``jobs`` (one partition's: its job, or the sub-window jobs of its split)
+    → the Parquet file ``dest`` (written atomically; the caller publishes it to the lake once it
+    passed its check); with ``form``, that further table of the export
+    (``VendorAdapter.output_forms``). Raw files are read from the lake, one at a time: from S3
+    each is fetched to scratch space just before it is parsed. Fields the files carry beyond the
+    declared schema follow the export's ``schema_drift`` policy; what drifted is returned."""
+    for job in jobs:
+        raw = {f.name: _raw_file(lake, spec, job, f) for f in job.files}
+        missing = [f.name for f in job.files if not f.local_path or not raw[f.name].exists()]
+        if missing:
+            raise StepFailed(
+                f"raw files of ledger job {job.id} are missing ({', '.join(missing[:5])}); "
+                "materialize the raw asset first"
+            )
     if form is None:
         normalizer = spec.adapter.normalizer_for(spec.request)
     else:
         normalizer = spec.adapter.output_forms(spec.request)[form]
+    count = len(jobs)
     lineage = Lineage(
         export=spec.name,
-        partition=job.partition_key,
-        vendor_job_id=job.vendor_job_id or "",
+        partition=jobs[0].partition_key,
+        vendor_job_id=jobs[0].vendor_job_id or "",
         ingested_at=datetime.now(UTC),
+        vendor_job_ids={
+            source_name(job, f, count): job.vendor_job_id or "" for job in jobs for f in job.files
+        },
     )
 
     def sources() -> Generator[tuple[str, Iterator[pa.RecordBatch]]]:
-        for f in job.files:
-            with lake.reading(raw[f.name]) as local:
-                yield f.name, normalizer.batches(local, BATCH_ROWS)
+        for job in jobs:
+            for f in job.files:
+                with lake.reading(_raw_file(lake, spec, job, f)) as local:
+                    yield source_name(job, f, count), normalizer.batches(local, BATCH_ROWS)
 
     feed = sources()
     try:

@@ -13,6 +13,10 @@ A submit can end three ways, and each is recorded in the ledger before anything 
   it cannot be asked (Enterpret: no list endpoint), the run refuses to submit a second export on its
   own and says how to do it on purpose (``resubmit: true``); the superseded job stays in the ledger
   as a possible orphan, naming the job that replaced it.
+
+A job too large for the vendor is ``split`` (:func:`split_and_submit`): each half of its window is
+submitted as a sub-window job naming it as parent. A later run of the partition adopts the split
+job, and submits again only the halves that have no job standing (the newest failed, or none).
 """
 
 from collections.abc import Callable
@@ -20,8 +24,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from export_pipelines.ledger import JobRecord, Ledger, SubmitRecord
+from export_pipelines.ledger import JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys
+from export_pipelines.pipeline.recovery import halves, window_of
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import StepFailed, apply_status
 from export_pipelines.pipeline.window import Target, fingerprint
@@ -53,11 +58,14 @@ def submit_or_adopt(
     run_id: str | None,
     force: bool = False,
     run_finished: Callable[[str], bool] | None = None,
+    parent_id: int | None = None,
+    replaces: int | None = None,
 ) -> Submission:
     """Submit the export for ``target`` unless the ledger holds an adoptable job for it.
 
     ``run_finished`` tells whether a Dagster run has ended: a job left ``submitting`` by a run that
-    ended is an interrupted submit now, not after the grace period.
+    ended is an interrupted submit now, not after the grace period. ``parent_id`` makes the job a
+    sub-window job of that split job; ``replaces`` names the failed job it resubmits.
     """
     adapter = spec.adapter
     try:
@@ -77,9 +85,16 @@ def submit_or_adopt(
             window_fixed=adapter.window_is_fixed(spec.request, target.window),
             run_id=run_id,
             force=force,
+            parent_id=parent_id,
+            replaces=replaces,
         )
 
     job, must_submit = claim()
+    if not must_submit and job.state is JobState.SPLIT:
+        submitted = _sub_windows(
+            spec, job, ledger=ledger, client=client, run_id=run_id, run_finished=run_finished
+        )
+        return Submission(ledger.get(job.id), submitted=any(s.submitted for s in submitted))
     if not must_submit and job.vendor_job_id is not None:
         return Submission(job, submitted=False)
     if not must_submit:
@@ -211,3 +226,57 @@ def _resolve_ambiguous(
         detail=f"vendor job {found.vendor_job_id} found after an ambiguous submit "
         f"({found.outcome.value})",
     )
+
+
+def split_and_submit(
+    spec: ExportSpec,
+    job: JobRecord,
+    *,
+    ledger: Ledger,
+    client: VendorClient,
+    run_id: str | None,
+    run_finished: Callable[[str], bool] | None = None,
+) -> Submission:
+    """Ask for a too-large ``job``'s window in two halves: mark it split, then submit (or adopt)
+    a sub-window job per half. Marked first, so a run that fails halfway leaves a split job that
+    the next run of the partition adopts and completes, never a second whole-window job."""
+    window = window_of(job)
+    if window is None:
+        raise StepFailed(f"ledger job {job.id} has no window to split")
+    if job.state is not JobState.SPLIT:
+        first, second = halves(window)
+        job = ledger.mark_split(
+            job.id,
+            f"split into [{first.start.isoformat()}, {first.end.isoformat()}) and "
+            f"[{second.start.isoformat()}, {second.end.isoformat()})",
+        )
+    submitted = _sub_windows(
+        spec, job, ledger=ledger, client=client, run_id=run_id, run_finished=run_finished
+    )
+    return Submission(ledger.get(job.id), submitted=any(s.submitted for s in submitted))
+
+
+def _sub_windows(
+    spec: ExportSpec,
+    job: JobRecord,
+    *,
+    ledger: Ledger,
+    client: VendorClient,
+    run_id: str | None,
+    run_finished: Callable[[str], bool] | None,
+) -> list[Submission]:
+    """Each half of a split job's window, submitted or adopted as its sub-window job."""
+    window = window_of(job)
+    assert window is not None, "only a job with a window is split"
+    return [
+        submit_or_adopt(
+            spec,
+            Target(job.partition_key, job.partitioned, half),
+            ledger=ledger,
+            client=client,
+            run_id=run_id,
+            run_finished=run_finished,
+            parent_id=job.id,
+        )
+        for half in halves(window)
+    ]

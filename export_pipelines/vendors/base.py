@@ -132,6 +132,14 @@ class RemoteStatus:
     progress: tuple[int, int] | None = None
 
 
+class FailureKind(StrEnum):
+    """What a vendor's reason for failing a job means for asking again (the adapter says)."""
+
+    TRANSIENT = "transient"  # the vendor's own trouble: the same request may well succeed
+    TOO_LARGE = "too_large"  # past the vendor's record limit or time limit: ask for less
+    PERMANENT = "permanent"  # nothing known says asking again helps (the default)
+
+
 class Completion(StrEnum):
     """How a vendor says a job is done."""
 
@@ -216,6 +224,14 @@ class VendorClient(Protocol):
 
     def download_headers(self, url: str) -> dict[str, str]:
         """Headers to send with a file download (empty for pre-signed URLs)."""
+
+    #: Whether the vendor documents a way to stop a job it is working on (:meth:`cancel`).
+    can_cancel: ClassVar[bool]
+
+    def cancel(self, vendor_job_id: str) -> None:
+        """Ask the vendor to stop (and drop) the job: a stuck job is cancelled so it holds none
+        of the vendor's capacity. Only called when :attr:`can_cancel`; others raise
+        ``NotImplementedError``."""
 
     @property
     def download_policy(self) -> DownloadPolicy:
@@ -422,6 +438,18 @@ class VendorAdapter(ABC, Generic[RequestT]):
         undeclared field (nothing breaks, nothing is lost, the table's columns stay as
         declared), else ``freeze`` (what such a vendor's reader does anyway)."""
         return "rescue" if self.schema_drift_problem(request, "rescue") is None else "freeze"
+
+    def classify_failure(self, reason: str) -> FailureKind:
+        """What the vendor's reason for a failed job means (:class:`FailureKind`), by what the
+        vendor documents of its reasons. Vendors that document none keep this: permanent, so
+        only a policy resubmitting on any reason asks again."""
+        return FailureKind.PERMANENT
+
+    def can_narrow_window(self, body: dict[str, Any]) -> bool:
+        """Whether the request ``body`` takes a narrower window (:meth:`build_body` with a part of
+        it) that asks for the part's records only: a too-large job is then split into sub-window
+        jobs. Vendors whose request has no such window keep this."""
+        return False
 
     def file_rows_problem(self, body: dict[str, Any], rows_per_file: list[int]) -> str | None:
         """What is wrong with the rows counted per file, by the vendor's own rules; None if

@@ -276,7 +276,7 @@ def test_a_ledger_at_0003_gains_the_standing_requests_table_and_keeps_its_jobs(
 
     ledger = Ledger(ledger_url)
 
-    assert _revision(ledger_url) == schema.head() == "0004"
+    assert _revision(ledger_url) == schema.head()
     assert _schema_drift(ledger_url) == []
     assert [(j.id, j.state) for j in ledger.jobs()] == [
         (1, JobState.INGESTED),
@@ -297,4 +297,56 @@ def test_a_ledger_at_0003_gains_the_standing_requests_table_and_keeps_its_jobs(
     assert "standing_requests" not in inspect(engine).get_table_names()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 2
+    engine.dispose()
+
+
+def test_a_ledger_at_0004_gains_sub_window_parents_and_keeps_its_jobs(ledger_url: str) -> None:
+    _first_release_database(ledger_url)
+    _migrate(ledger_url, command.stamp, schema.FIRST_RELEASE)
+    _migrate(ledger_url, command.upgrade, "0004")
+    engine = _engine(ledger_url)
+    assert "parent_id" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
+    engine.dispose()
+
+    ledger = Ledger(ledger_url)
+
+    assert _revision(ledger_url) == schema.head() == "0005"
+    assert _schema_drift(ledger_url) == []
+    assert [(j.id, j.state, j.parent_id) for j in ledger.jobs()] == [
+        (1, JobState.INGESTED, None),
+        (2, JobState.RUNNING, None),
+    ]
+    # A too-large job split: its halves name it as parent, and stand for its window.
+    ledger.mark_failed(2, "the vendor reported failure: record-limit-exceeded")
+    split = ledger.mark_split(2, "split into halves")
+    assert split.state is JobState.SPLIT
+    halves = []
+    for index, (start, end) in enumerate(((0, 12), (12, 24))):
+        half, mine = ledger.claim(
+            vendor="enterpret",
+            export="feedback_daily",
+            partition_key="2024-03-02",
+            partitioned=True,
+            window=(
+                datetime(2024, 3, 2, start % 24, tzinfo=UTC),
+                datetime(2024, 3, 2 + end // 24, end % 24, tzinfo=UTC),
+            ),
+            fingerprint=str(index) * 64,
+            body={"half": index},
+            window_fixed=True,
+            run_id="run-split",
+            parent_id=2,
+        )
+        assert mine and half.parent_id == 2
+        halves.append(half.id)
+    assert [j.id for j in ledger.leaves(ledger.get(2))] == halves
+    assert ledger.root_of(ledger.get(halves[1])).id == 2
+    assert ledger.depth(ledger.get(halves[0])) == 1
+
+    # Down again: the column goes, the jobs stay.
+    _migrate(ledger_url, command.downgrade, "0004")
+    engine = _engine(ledger_url)
+    assert "parent_id" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 4
     engine.dispose()

@@ -2,7 +2,7 @@
 
 One catalog exports the same day of transactions in csv, json, json-api and xml, a week as a ZIP
 of numbered parts (the sandbox's record limit per file is lowered), and one export the vendor
-fails. The request runs happen in this process (as a UI launch would); the status sensor's ticks,
+fails twice: the daemon's sensor resubmits it once by the default retry policy, then gives up. The request runs happen in this process (as a UI launch would); the status sensor's ticks,
 the run queue and the raw+table runs are the daemon's. The first pre-signed download is refused
 as expired, so one run must read the export again for a fresh link.
 """
@@ -124,18 +124,21 @@ def test_the_daemon_lands_every_format_a_zip_of_parts_a_refreshed_link_and_a_fai
             )
             assert result.success, failure_messages(result)
         with sandbox_control(sandbox) as control:
-            armed = control.post("/fail-next", json={"failureReason": "max-retries-reached"})
+            # Both attempts the default retry policy makes (issue 14) fail.
+            armed = control.post(
+                "/fail-next", json={"failureReason": "max-retries-reached", "times": 2}
+            )
             assert armed.is_success, armed.text
         result = materialize(
             definitions, instance, [keys.request_key("rebilly", "tx_failing")], DAY
         )
         assert result.success, failure_messages(result)
 
-        final = (JobState.INGESTED, JobState.FAILED)
+        final = (JobState.INGESTED, JobState.FAILED, JobState.SUPERSEDED)
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline and daemon.poll() is None:
             jobs = ledger.jobs(vendor="rebilly")
-            if len(jobs) == 6 and all(j.state in final for j in jobs):
+            if len(jobs) == 7 and all(j.state in final for j in jobs):
                 break
             time.sleep(1)
         jobs = {j.export: j for j in ledger.jobs(vendor="rebilly")}
@@ -151,8 +154,13 @@ def test_the_daemon_lands_every_format_a_zip_of_parts_a_refreshed_link_and_a_fai
             time.sleep(1)
 
     failing = jobs.pop("tx_failing")
-    assert failing.state is JobState.FAILED
-    assert failing.error is not None and "max-retries-reached" in failing.error
+    assert failing.state is JobState.FAILED and failing.attempt == 2
+    assert failing.error == (
+        "the vendor reported failure: max-retries-reached; gave up after 2 attempt(s) "
+        "(resubmit_failed.max_attempts = 2)"
+    )
+    (first_try,) = [j for j in ledger.jobs(vendor="rebilly") if j.state is JobState.SUPERSEDED]
+    assert first_try.superseded_by == failing.id
     assert all(j.state is JobState.INGESTED for j in jobs.values()), {
         n: (j.state, j.error) for n, j in jobs.items()
     }
@@ -188,5 +196,8 @@ def test_the_daemon_lands_every_format_a_zip_of_parts_a_refreshed_link_and_a_fai
     assert len(refreshed) == 1, refreshed
 
     sensor_runs = instance.get_runs(filters=by_sensor)
-    assert len(sensor_runs) == 5
+    # Five raw+table runs, and the request run that resubmitted the failing export once.
+    assert len(sensor_runs) == 6
+    (resubmitted,) = [r for r in sensor_runs if keys.RESUBMIT_OF_TAG in r.tags]
+    assert resubmitted.tags[keys.RESUBMIT_OF_TAG] == str(first_try.id)
     assert all(r.status is dg.DagsterRunStatus.SUCCESS for r in sensor_runs)

@@ -9,6 +9,7 @@
 * ``POST exports/{id}/fail`` with ``{"failureReason": ...}``: failed now.
 * ``POST fail-next`` with ``{"failureReason": ..., "times": 1}``: the next exports created fail
   with that reason when processed (``record-limit-exceeded``, ``max-retries-reached``).
+* ``GET deleted``: every export deleted through the API and the status it had then (a cancel).
 * ``POST rate-limit/reset``: a fresh rate-limit window.
 * ``GET dataset``: the generator's parameters, to rebuild ``RebillyDataset`` in another process.
 
@@ -83,6 +84,11 @@ def control_routes(simulator: RebillySimulator, rate_limiter: RateLimiter) -> li
         rate_limiter.reset()
         return JSONResponse({"limit": rate_limiter.limit, "remaining": rate_limiter.limit})
 
+    def deleted(request: Request) -> Response:
+        return JSONResponse(
+            {"deleted": [{"id": i, "status": status} for i, status in simulator.deleted()]}
+        )
+
     def dataset(request: Request) -> Response:
         return JSONResponse(simulator.dataset.parameters())
 
@@ -94,5 +100,6 @@ def control_routes(simulator: RebillySimulator, rate_limiter: RateLimiter) -> li
         Route("/exports/{export_id}/fail", fail, methods=["POST"]),
         Route("/fail-next", fail_next, methods=["POST"]),
         Route("/rate-limit/reset", reset_rate_limit, methods=["POST"]),
+        Route("/deleted", deleted, methods=["GET"]),
         Route("/dataset", dataset, methods=["GET"]),
     ]

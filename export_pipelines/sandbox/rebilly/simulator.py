@@ -125,6 +125,8 @@ class RebillySimulator:
         self._exports: dict[str, DataExport] = {}
         self._files: dict[str, DataExport] = {}
         self._armed_failures: list[str] = []
+        #: (export id, its status when deleted), in the order the API's DELETEs came.
+        self._deleted: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -185,12 +187,18 @@ class RebillySimulator:
             if export is None:
                 return False
             export.deleted = True
+            self._deleted.append((export_id, export.status))
             if export.file_id is not None:
                 self._files.pop(export.file_id, None)
             export.wake.set()
         export.finished.wait(timeout=30)
         shutil.rmtree(export.directory, ignore_errors=True)
         return True
+
+    def deleted(self) -> list[tuple[str, str]]:
+        """Every export deleted through the API, with the status it was in (a test sees a cancel)."""
+        with self._lock:
+            return list(self._deleted)
 
     def get(self, export_id: str) -> DataExport | None:
         with self._lock:

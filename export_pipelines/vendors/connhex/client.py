@@ -192,6 +192,8 @@ def parse_status(export_id: str, answer: Any, download_url: str) -> RemoteStatus
 class ConnhexClient:
     #: ``GET /exports`` lists requests newest first: a submit whose answer was lost is found.
     can_find_submitted: ClassVar[bool] = True
+    #: Connhex documents no way to delete or stop an export request (DECISIONS C-1 only assumes one).
+    can_cancel: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -273,6 +275,11 @@ class ConnhexClient:
             answer = self.get(export_id)
             self._standing_reads[export_id] = (time.monotonic(), answer)
             return answer
+
+    def cancel(self, vendor_job_id: str) -> None:
+        raise NotImplementedError(
+            "Connhex documents no way to delete or stop an export request (DECISIONS C-1 only assumes one)"
+        )
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         slot = parse_standing_slot(vendor_job_id)

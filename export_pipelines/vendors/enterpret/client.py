@@ -40,6 +40,8 @@ LABEL_PATH = "/export/external/v1/labels/{label_id}"
 class EnterpretClient:
     #: The API documents submit, fetch and labels only: a lost submit answer cannot be looked up.
     can_find_submitted: ClassVar[bool] = False
+    #: Enterpret documents no cancel or delete of an export query.
+    can_cancel: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -83,6 +85,9 @@ class EnterpretClient:
             "Enterpret has no endpoint that lists exports: a submit whose answer was lost cannot "
             "be found again"
         )
+
+    def cancel(self, vendor_job_id: str) -> None:
+        raise NotImplementedError("Enterpret documents no cancel or delete of an export query")
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         answer = self._http.post_json(FETCH_PATH, {"queryID": vendor_job_id}, idempotent=True)

@@ -52,6 +52,8 @@ def webhook_path(vendor: str) -> str:
 
 class HelloDataClient:
     can_find_submitted: ClassVar[bool] = False
+    #: HelloData documents no endpoint besides the create: an export cannot be stopped.
+    can_cancel: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -103,6 +105,11 @@ class HelloDataClient:
         raise NotImplementedError(
             "HelloData has no endpoint that lists exports: a submit whose answer was lost cannot "
             "be found again"
+        )
+
+    def cancel(self, vendor_job_id: str) -> None:
+        raise NotImplementedError(
+            "HelloData documents no endpoint besides the create: an export cannot be stopped"
         )
 
     def status(self, vendor_job_id: str) -> RemoteStatus:

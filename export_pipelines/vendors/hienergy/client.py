@@ -100,6 +100,8 @@ def same_parameters(report: ExportReport, body: dict[str, Any]) -> bool:
 class HiEnergyClient:
     #: The list endpoint shows the caller's recent reports, so a lost answer can be looked up.
     can_find_submitted: ClassVar[bool] = True
+    #: HiEnergy documents no cancel or delete of an export (DECISIONS E-6).
+    can_cancel: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -197,6 +199,11 @@ class HiEnergyClient:
 
     def submit(self, body: dict[str, Any]) -> Submitted:
         return self._submitted(self.create(body))
+
+    def cancel(self, vendor_job_id: str) -> None:
+        raise NotImplementedError(
+            "HiEnergy documents no cancel or delete of an export (DECISIONS E-6)"
+        )
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         return self.status_of(self.report(vendor_job_id), fetched_at=datetime.now(UTC))

@@ -4,9 +4,15 @@ parts) in csv, json, json-api or xml, and normalize it into one table per resour
 from typing import Any, ClassVar
 
 from export_pipelines.decisions import rebilly as decided
-from export_pipelines.vendors.base import Normalizer, VendorAdapter, VendorResource, Window
+from export_pipelines.vendors.base import (
+    FailureKind,
+    Normalizer,
+    VendorAdapter,
+    VendorResource,
+    Window,
+)
 from export_pipelines.vendors.rebilly.records import RebillyNormalizer
-from export_pipelines.vendors.rebilly.request import RebillyRequest
+from export_pipelines.vendors.rebilly.request import RebillyRequest, absolute_time
 from export_pipelines.vendors.rebilly.resource import RebillyResource
 from export_pipelines.vendors.rebilly.tables import TABLES
 
@@ -64,6 +70,27 @@ class RebillyAdapter(VendorAdapter[RebillyRequest]):
         if window is None:
             return request.body(None, None)
         return request.body(window.start, window.end)
+
+    def classify_failure(self, reason: str) -> FailureKind:
+        """``failureReason`` as documented: a record limit (ask for a narrower window), the
+        vendor's own retries spent (ask again), else permanent."""
+        if reason in decided.TOO_LARGE_FAILURE_REASONS:
+            return FailureKind.TOO_LARGE
+        if reason in decided.TRANSIENT_FAILURE_REASONS:
+            return FailureKind.TRANSIENT
+        return FailureKind.PERMANENT
+
+    def can_narrow_window(self, body: dict[str, Any]) -> bool:
+        """A body with an absolute ``dateRange`` (a partition's or a recurrence's window, always
+        sent as ISO-8601 UTC) asks for ``start <= field < end`` only, so its halves hold its
+        records exactly once between them; a relative or absent range cannot be halved."""
+        date_range = body.get("dateRange")
+        if not isinstance(date_range, dict):
+            return False
+        return all(
+            isinstance(date_range.get(k), str) and absolute_time(date_range[k]) is not None
+            for k in ("start", "end")
+        )
 
     def window_is_fixed(self, request: RebillyRequest, window: Window | None) -> bool:
         return window is not None or request.window_is_absolute

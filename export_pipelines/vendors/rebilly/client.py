@@ -13,6 +13,7 @@ Vendor quirks handled here:
 - Errors are RFC 7807 problem bodies; a 422 lists ``invalidFields`` (dot notation). Their title,
   detail and fields make the error message instead of the raw body.
 - A 429 says when to retry in ``X-RateLimit-Retry-After``, as the UTC epoch second of the reset.
+- ``DELETE /data-exports/{id}`` (204) cancels: a stuck export is deleted at the vendor.
 - ``POST /data-exports`` creates a new export every time. When its answer is lost, the list
   endpoint (newest first) finds the export whose writable fields equal what was sent.
 """
@@ -134,6 +135,9 @@ class _RebillyHttp(VendorHttp):
 class RebillyClient:
     #: ``GET /data-exports`` lists exports newest first: a submit whose answer was lost is found.
     can_find_submitted: ClassVar[bool] = True
+    #: ``DELETE /data-exports/{id}`` removes an export in any status; one still being generated
+    #: is stopped (R-9).
+    can_cancel: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -198,6 +202,11 @@ class RebillyClient:
             return None
         status = parse_export(found, fetched_at=datetime.now(UTC))
         return Submitted(_export_id(found), SubmitOutcome.CREATED, status)
+
+    def cancel(self, vendor_job_id: str) -> None:
+        """Delete the export; one the vendor no longer knows (404) is gone already."""
+        path = EXPORT_PATH.format(id=_checked_id(vendor_job_id))
+        self._http.request("DELETE", path, accept=(404,))
 
     def status(self, vendor_job_id: str) -> RemoteStatus:
         answer = self._http.get_json(EXPORT_PATH.format(id=_checked_id(vendor_job_id)))
