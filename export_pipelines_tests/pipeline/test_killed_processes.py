@@ -34,7 +34,7 @@ from dagster._core.execution.backfill import PartitionBackfill
 
 from export_pipelines.demo import processes
 from export_pipelines.demo.verify import comparable_rows
-from export_pipelines.ledger import JobRecord, JobState
+from export_pipelines.ledger import JobState
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.sensor import RELAUNCH_AFTER
 from export_pipelines.sandbox.config import EnterpretSandboxConfig
@@ -117,6 +117,10 @@ CATALOG = textwrap.dedent(
     """
 )
 LOCATION = "killed_catalog"
+
+#: How long an orphaned code server is left to end the tick it was evaluating (its held poll
+#: answers after 6 s) before the test reaps it.
+ORPHAN_TICK_SECONDS = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -293,8 +297,10 @@ def test_the_daemon_killed_mid_poll_adopts_the_job_when_it_restarts(
     project: Project, catalog: Catalog, alone: bool
 ) -> None:
     """Killed with its process group, the poll dies with it and the restarted daemon polls again.
-    Killed alone, its orphaned code server finishes the tick (records the completion and asks for
-    the ingest run, an answer nobody receives); the restarted daemon launches that run at once."""
+    Killed alone, its orphaned code server may finish the tick (record the completion, then ask for
+    the ingest run, an answer nobody receives) or be cut off with its caller, whichever gRPC does
+    first; in every case the restarted daemon lands the job once, without a second submit, and a
+    completion the orphan recorded is launched at once."""
     sandbox, ledger, instance = project.sandbox, catalog.ledger, catalog.instance
     day = ENTERPRET_DAYS[1]
     meter = kill.Meter(sandbox)
@@ -313,13 +319,13 @@ def test_the_daemon_killed_mid_poll_adopts_the_job_when_it_restarts(
             daemon.kill()
     try:
         if alone:
-
-            def completed() -> JobRecord | None:
-                current = ledger.get(job.id)
-                return current if current.state is JobState.COMPLETED else None
-
-            recorded = kill.wait_for("the orphaned code server to finish its tick", completed)
-            assert recorded.ingest_attempt == 1 and kill.runs_of_job(instance, job) == []
+            # The held poll ends after 6 s; give the orphan's tick time to record what it got.
+            time.sleep(ORPHAN_TICK_SECONDS)
+            kill.reap_group(orphans)
+            orphans = None
+            left = ledger.get(job.id)
+            assert left.state in (JobState.RUNNING, JobState.COMPLETED), left.state
+            assert kill.runs_of_job(instance, job) == []
         else:
             assert ledger.get(job.id).state is JobState.RUNNING
 
@@ -342,7 +348,7 @@ def test_the_daemon_killed_mid_poll_adopts_the_job_when_it_restarts(
     (run,) = kill.runs_of_job(instance, job)
     assert run.status is dg.DagsterRunStatus.SUCCESS
     landed_job = ledger.get(job.id)
-    if alone:
+    if alone and left.state is JobState.COMPLETED:
         # Launched by the restarted daemon's first ticks, not after the grace for manual runs.
         record = instance.get_run_record_by_id(run.run_id)
         assert landed_job.completed_at is not None and record is not None
