@@ -163,6 +163,29 @@ class Daemon:
     def log_tail(self) -> str:
         return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
 
+    def wait_until_ingested(
+        self,
+        what: str,
+        instance: dg.DagsterInstance,
+        ledger: Ledger,
+        job: JobRecord,
+        *,
+        runs: int | None = 1,
+    ) -> None:
+        """Until ``job`` is ingested and its raw+table runs (``runs`` of them; None: any number)
+        have ended, failing at once with the log's tail if the daemon died meanwhile."""
+
+        def landed() -> bool:
+            assert self.alive(), self.log_tail()
+            launched = runs_of_job(instance, job)
+            return (
+                ledger.get(job.id).state is JobState.INGESTED
+                and (runs is None or len(launched) == runs)
+                and all(r.is_finished for r in launched)
+            )
+
+        wait_for(what, landed)
+
     def kill(self) -> None:
         """SIGKILL the daemon's whole process group, as a dying container does."""
         assert self.process is not None

@@ -257,14 +257,7 @@ def test_a_run_killed_mid_download_then_mid_write_lands_once_and_nothing_partial
         kill.kill_descendant(second_pid, daemon.pid)
         assert not table.exists()
 
-        def landed() -> bool:
-            assert daemon.alive(), daemon.log_tail()
-            runs = kill.runs_of_job(instance, job)
-            return ledger.get(job.id).state is JobState.INGESTED and all(
-                r.is_finished for r in runs
-            )
-
-        kill.wait_for("the partition to land", landed)
+        daemon.wait_until_ingested("the partition to land", instance, ledger, job, runs=None)
 
     runs = kill.runs_of_job(instance, job)
     assert [r.tags[keys.INGEST_ATTEMPT_TAG] for r in runs] == ["1", "2", "3"]
@@ -330,17 +323,7 @@ def test_the_daemon_killed_mid_poll_adopts_the_job_when_it_restarts(
             assert ledger.get(job.id).state is JobState.RUNNING
 
         with catalog.daemon.running() as daemon:
-
-            def landed() -> bool:
-                assert daemon.alive(), daemon.log_tail()
-                runs = kill.runs_of_job(instance, job)
-                return (
-                    ledger.get(job.id).state is JobState.INGESTED
-                    and len(runs) == 1
-                    and runs[0].is_finished
-                )
-
-            kill.wait_for("the adopted job to land", landed)
+            daemon.wait_until_ingested("the adopted job to land", instance, ledger, job)
     finally:
         if orphans is not None:
             kill.reap_group(orphans)
@@ -433,16 +416,7 @@ def test_a_request_run_killed_before_recording_the_vendors_answer_adopts_the_ven
         catalog.request("rebilly", "transactions_daily", day)
         adopted_at = datetime.now(UTC)
 
-        def landed() -> bool:
-            assert daemon.alive(), daemon.log_tail()
-            runs = kill.runs_of_job(instance, job)
-            return (
-                ledger.get(job.id).state is JobState.INGESTED
-                and len(runs) == 1
-                and runs[0].is_finished
-            )
-
-        kill.wait_for("the adopted export to land", landed)
+        daemon.wait_until_ingested("the adopted export to land", instance, ledger, job)
 
     (created,) = [e for e in rebilly.exports() if e.id not in exports_before]
     landed_job = ledger.get(job.id)
@@ -537,17 +511,7 @@ def test_the_receiver_killed_mid_delivery_records_the_vendors_retry_once(
     assert duplicates == 0
 
     with catalog.daemon.running() as daemon:
-
-        def landed() -> bool:
-            assert daemon.alive(), daemon.log_tail()
-            runs = kill.runs_of_job(instance, job)
-            return (
-                ledger.get(job.id).state is JobState.INGESTED
-                and len(runs) == 1
-                and runs[0].is_finished
-            )
-
-        kill.wait_for("the delivered export to land", landed)
+        daemon.wait_until_ingested("the delivered export to land", instance, ledger, job)
 
     landed_job = ledger.get(job.id)
     table = project.data / "lake" / "hellodata" / "rent_by_market" / month / "data.parquet"
