@@ -358,6 +358,8 @@ def build_status_sensor(
                 budget_ends=budget_ends,
             )
             running: list[tuple[int, tuple[int, int] | None]] = []
+            # The run keys asked for so far this tick (a set: a tick may finish a thousand jobs).
+            launched = {r.run_key for r in requests}
             for answer in answers:
                 refused = answer.error
                 if isinstance(refused, VendorUnavailable) and refused.retry_at is not None:
@@ -401,10 +403,11 @@ def build_status_sensor(
                         )
                         continue
                     whole = unit[0]
-                    if keys.ingest_run_key(vendor, whole.id, 1) in {r.run_key for r in requests}:
-                        continue
+                    if keys.ingest_run_key(vendor, whole.id, 1) in launched:
+                        continue  # the last sub-window of a split job another answer finished
                     ledger.record_ingest_attempt(whole.id, 1, "ingest run 1 requested")
                     requests.append(ingest_run_request(whole, 1, export_forms(context, whole)))
+                    launched.add(requests[-1].run_key)
             ledger.record_polls(running)
         finally:
             client.close()

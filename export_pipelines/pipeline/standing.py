@@ -30,7 +30,7 @@ import pandas as pd
 from export_pipelines.ledger import Ledger, StandingRecord, StandingState
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import StepFailed
-from export_pipelines.pipeline.submission import AMBIGUOUS_STATUSES, Submission
+from export_pipelines.pipeline.submission import AMBIGUOUS_STATUSES, Submission, other_run_ended
 from export_pipelines.pipeline.window import Target, fingerprint
 from export_pipelines.transport import (
     OutcomeUnknown,
@@ -178,13 +178,7 @@ def _abandoned(
     answer (its run ended), or went silent past the grace period."""
     if record.state is not StandingState.CREATING:
         return False
-    claimer = record.claimed_by_run
-    ended = (
-        claimer is not None
-        and claimer != run_id
-        and run_finished is not None
-        and run_finished(claimer)
-    )
+    ended = other_run_ended(record.claimed_by_run, run_id, run_finished)
     return ended or record.unresolved(datetime.now(UTC))
 
 

@@ -170,6 +170,16 @@ def _record_submitted(
     return job
 
 
+def other_run_ended(
+    other: str | None, run_id: str | None, run_finished: Callable[[str], bool] | None
+) -> bool:
+    """Whether ``other``, the run that began a submit or create, is another run that has ended
+    (so it will never record the vendor's answer)."""
+    return (
+        other is not None and other != run_id and run_finished is not None and run_finished(other)
+    )
+
+
 def _interrupted(
     ledger: Ledger,
     job: JobRecord,
@@ -180,13 +190,7 @@ def _interrupted(
     if job.submit_outcome is SubmitRecord.AMBIGUOUS or job.vendor_job_id is not None:
         return job
     submitter = job.submitted_by_run
-    ended = (
-        submitter is not None
-        and submitter != run_id
-        and run_finished is not None
-        and run_finished(submitter)
-    )
-    if ended or job.submit_unresolved(datetime.now(UTC)):
+    if other_run_ended(submitter, run_id, run_finished) or job.submit_unresolved(datetime.now(UTC)):
         return ledger.mark_ambiguous(
             job.id,
             f"run {submitter} ended before it recorded the vendor's answer to its submit",
