@@ -45,6 +45,9 @@ def render(definitions: dg.Definitions) -> dict[str, Any]:
             "kinds": sorted(node.kinds),
             "pool": sorted(node.pools) or None,
             "partitions": _partitions(node.partitions_def),
+            "partitions_per_run": node.backfill_policy.max_partitions_per_run
+            if node.backfill_policy
+            else None,
         }
     checks = sorted(
         f"{check.asset_key.to_user_string()}:{check.name}" for check in graph.asset_check_keys

@@ -26,7 +26,7 @@ from export_pipelines.pipeline.assets import build_export_assets
 from export_pipelines.pipeline.polling import DEFAULT_POLL_CONCURRENCY
 from export_pipelines.pipeline.recovery import Recovery, ResubmitPolicy, SplitPolicy
 from export_pipelines.pipeline.sensor import build_status_sensor
-from export_pipelines.pipeline.spec import Cadence, ExportSpec
+from export_pipelines.pipeline.spec import DEFAULT_PARTITIONS_PER_RUN, Cadence, ExportSpec
 from export_pipelines.pipeline.standing import standing_body
 from export_pipelines.recurrence import RecurrenceSpec, build_recurrence_definitions
 from export_pipelines.vendors import VENDORS, adapter_for
@@ -122,6 +122,15 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
     timezone: str = Field(default="UTC", description="IANA zone of the partition boundaries.")
     pool: str | None = Field(
         default=None, description="Dagster concurrency pool limiting runs against this vendor."
+    )
+    partitions_per_run: int = Field(
+        default=DEFAULT_PARTITIONS_PER_RUN,
+        ge=1,
+        le=1000,
+        description="Partitions one run takes at most when a backfill (or the status sensor, "
+        "for jobs of adjacent partitions finishing together) works on many: a backfill of 365 "
+        "days is 12 request runs at the default, each submitting its partitions one after "
+        "another.",
     )
     request: dict[str, Any] = Field(
         description="The vendor's export request, in the vendor's own field names."
@@ -221,6 +230,7 @@ class AsyncExport(dg.Component, dg.Model, dg.Resolvable):
             request=request,
             recurrence=recurrence,
             schema_drift=drift,
+            partitions_per_run=self.partitions_per_run,
         )
         partitions = spec.partitions_def()
         first = partitions.get_first_partition_window() if partitions is not None else None

@@ -109,7 +109,7 @@ def _fresh_home(root: Path) -> Path:
 def _runs_failed(instance: dg.DagsterInstance, job: JobRecord) -> list[str]:
     runs = instance.get_runs(
         filters=dg.RunsFilter(
-            tags={keys.LEDGER_JOB_TAG: str(job.id)}, statuses=[dg.DagsterRunStatus.FAILURE]
+            tags={keys.ingests_job_tag(job.id): "1"}, statuses=[dg.DagsterRunStatus.FAILURE]
         )
     )
     return [run.run_id for run in runs]
@@ -120,7 +120,7 @@ def _runs_active(instance: dg.DagsterInstance, job: JobRecord) -> bool:
     written, before the run's later steps (an export's further forms, Connhex's wide) end."""
     runs = instance.get_runs(
         filters=dg.RunsFilter(
-            tags={keys.LEDGER_JOB_TAG: str(job.id)},
+            tags={keys.ingests_job_tag(job.id): "1"},
             statuses=[
                 dg.DagsterRunStatus.QUEUED,
                 dg.DagsterRunStatus.NOT_STARTED,

@@ -11,6 +11,13 @@
 - ``<vendor>/<export>`` normalizes the raw files to one Parquet file per partition, with a check that
   the Parquet holds exactly the rows the vendor's files held.
 
+A run may work on a range of partitions (``ExportSpec.partitions_per_run``, the assets'
+``BackfillPolicy``): a backfill's request runs ask for each partition of their range one after
+another, and the status sensor's raw+table runs ingest the adjacent partitions whose jobs finished
+together. Each partition keeps its own job, files, Parquet and metadata; in a range, a partition
+whose table fails leaves the others landed (their materializations are recorded before the run
+fails), and the sensor asks again for the one that failed, alone.
+
 A partition whose job was too large for the vendor is fetched in sub-window jobs (``recovery``):
 the raw asset downloads every sub-window job's files and the table writes the partition's one
 Parquet from all of them. A request run the status sensor launched to resubmit or split a job
@@ -29,7 +36,7 @@ from export_pipelines.lake import LakeResource
 from export_pipelines.lake.location import LakeLocation
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, LedgerResource
 from export_pipelines.normalize import ParquetWriteResult
-from export_pipelines.pipeline import keys
+from export_pipelines.pipeline import keys, ranges
 from export_pipelines.pipeline.metadata import column_schema, drift_metadata, markdown_preview
 from export_pipelines.pipeline.recovery import window_of
 from export_pipelines.pipeline.spec import ExportSpec
@@ -44,7 +51,7 @@ from export_pipelines.pipeline.steps import (
     wait_for_completion,
 )
 from export_pipelines.pipeline.submission import Submission, split_and_submit, submit_or_adopt
-from export_pipelines.pipeline.window import Target, resolve_target
+from export_pipelines.pipeline.window import Target, resolve_targets
 from export_pipelines.transport import VendorError
 from export_pipelines.vendors.base import VendorResource
 
@@ -72,13 +79,28 @@ def _run_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
     return run is not None and run.is_finished
 
 
-def _job_for_run(context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Ledger) -> JobRecord:
-    """The job whose files the run ingests: the tagged one, else the partition's; the top of its
-    split tree where it is a sub-window job."""
-    tagged = context.run.tags.get(keys.LEDGER_JOB_TAG)
+def _jobs_for_run(
+    context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Ledger
+) -> list[JobRecord]:
+    """The jobs whose files the run ingests, one per partition in partition order: the tagged
+    ones (the status sensor's runs), else each partition's; the top of its split tree where a job
+    is a sub-window job."""
+    tags = context.run.tags
+    if keys.LEDGER_JOBS_TAG in tags:
+        jobs = [ledger.root_of(ledger.get(int(i))) for i in tags[keys.LEDGER_JOBS_TAG].split(",")]
+        if [job.partition_key for job in jobs] != list(context.partition_keys):
+            raise StepFailed(
+                f"the run's ledger jobs ({tags[keys.LEDGER_JOBS_TAG]}) are not those of its "
+                f"partitions {context.partition_keys[0]}…{context.partition_keys[-1]}"
+            )
+        return jobs
+    tagged = tags.get(keys.LEDGER_JOB_TAG)
     if tagged:
-        return ledger.root_of(ledger.get(int(tagged)))
-    target = resolve_target(context, spec)
+        return [ledger.root_of(ledger.get(int(tagged)))]
+    return [_partition_job(spec, ledger, target) for target in resolve_targets(context, spec)]
+
+
+def _partition_job(spec: ExportSpec, ledger: Ledger, target: Target) -> JobRecord:
     job = ledger.latest(
         spec.vendor,
         spec.name,
@@ -91,6 +113,16 @@ def _job_for_run(context: dg.AssetExecutionContext, spec: ExportSpec, ledger: Le
             "(or the whole export)"
         )
     return ledger.root_of(job)
+
+
+def _range_note(done: int, of: int) -> str:
+    """What became of a range run's other partitions when one fails."""
+    if of == 1:
+        return ""
+    return (
+        f" ({done} partition(s) of this run's {of} before it are done and recorded in the "
+        "ledger; running the range again adopts them)"
+    )
 
 
 def _asked_again(
@@ -140,6 +172,196 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _requested(
+    context: dg.AssetExecutionContext,
+    ledger: Ledger,
+    outcome: Submission,
+    standing_id: str | None,
+) -> dict[str, Any]:
+    """Log what a request run did for one partition, and its materialization's metadata."""
+    job = outcome.job
+    verb = "submitted" if outcome.submitted else "adopted"
+    if standing_id is not None:
+        verb = "recorded"  # a slot of the standing request: nothing submitted
+    context.log.info(
+        f"{verb} {job.vendor} job {job.vendor_job_id} for partition {job.partition_key} "
+        f"(ledger job {job.id}, state {job.state})"
+    )
+    return {
+        "vendor_job_id": job.vendor_job_id,
+        "ledger_job_id": job.id,
+        "action": verb,
+        "state": job.state.value,
+        "attempt": job.attempt,
+        "submit_outcome": job.submit_outcome.value if job.submit_outcome else None,
+        "window_start": job.window_start.isoformat() if job.window_start else None,
+        "window_end": job.window_end.isoformat() if job.window_end else None,
+        "fingerprint": job.fingerprint,
+        "standing_request_id": standing_id,
+        "parent_ledger_job_id": job.parent_id,
+        "sub_window_jobs": _sub_window_metadata(ledger, job),
+    }
+
+
+def _download(
+    spec: ExportSpec,
+    root: JobRecord,
+    ledger: Ledger,
+    lake: LakeResource,
+    client: Any,
+    resource: VendorResource,
+    context: dg.AssetExecutionContext,
+) -> dict[str, Any]:
+    """Download every file of one partition's job (of each of its sub-window jobs), waiting for
+    a job still running; the raw asset's metadata for that partition."""
+    vendor, name = spec.vendor, spec.name
+    jobs = []
+    for job in ledger.leaves(root):
+        if job.state is JobState.RUNNING:
+            context.log.info(f"vendor job {job.vendor_job_id} is running; waiting for it")
+            job = wait_for_completion(
+                job,
+                ledger=ledger,
+                client=client,
+                resource=resource,
+                completion=spec.adapter.completion,
+            )
+        if job.state not in FINISHED_OK:
+            raise StepFailed(
+                f"{vendor} job {job.vendor_job_id} (ledger job {job.id}"
+                f"{_sub_window_note(root, job)}) is {job.state.value}"
+                f"{': ' + job.error if job.error else ''}; materialize the request asset "
+                "with `resubmit: true` to ask the vendor again"
+            )
+        jobs.append(download_files(job, spec=spec, ledger=ledger, lake=lake, client=client))
+    job = jobs[0] if len(jobs) == 1 else root
+    parts = _parts_progress(job)
+    for at, detail in parts:
+        context.log.info(f"{vendor} job {job.vendor_job_id} at {at}: {detail}")
+    files = [(part, f) for part in jobs for f in part.files]
+    return {
+        "vendor_job_id": job.vendor_job_id,
+        "ledger_job_id": job.id,
+        **_parts_metadata(job, parts),
+        "files": len(files),
+        "bytes": sum(f.bytes or 0 for _, f in files),
+        "sha256": dg.MetadataValue.json(
+            {source_name(part, f, len(jobs)): f.sha256 for part, f in files}
+        ),
+        "raw_dir": dg.MetadataValue.path(
+            str(lake.raw_folder(vendor, name, job.partition_key, job.id))
+        ),
+        "vendor_latency_seconds": job.vendor_latency_seconds,
+        "sub_window_jobs": _sub_window_metadata(ledger, root),
+    }
+
+
+class _TableFailed(Exception):
+    """One partition's table was not written (its previous table left as it was)."""
+
+    def __init__(self, message: str, check: dg.AssetCheckResult | None = None):
+        super().__init__(message)
+        self.message = message
+        self.check = check
+
+
+def _write_table(
+    context: dg.AssetExecutionContext,
+    spec: ExportSpec,
+    ledger: Ledger,
+    lake: LakeResource,
+    root: JobRecord,
+) -> tuple[dict[str, Any], dg.AssetCheckResult]:
+    """Normalize one partition's downloaded files to its Parquet, published only when its row
+    check passes; the partition's metadata and check."""
+    vendor, name = spec.vendor, spec.name
+    jobs = ledger.leaves(root)
+    for part in jobs:
+        if part.state not in (JobState.DOWNLOADED, JobState.INGESTED):
+            raise _TableFailed(
+                f"ledger job {part.id}{_sub_window_note(root, part)} is "
+                f"{part.state.value}, not downloaded; materialize "
+                f"{keys.raw_key(vendor, name).to_user_string()} first"
+            )
+    job = jobs[0] if len(jobs) == 1 else root
+    location = lake.table(vendor, name, job.partition_key)
+    # Published only when the block ends cleanly: a failed normalize or check leaves the
+    # partition's table (a local file or an S3 object) as it was.
+    with lake.writing(location) as path:
+        try:
+            written, drift = normalize_jobs(jobs, spec=spec, lake=lake, dest=path)
+        except Exception as exc:
+            message = (
+                f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}, raw "
+                f"files in {lake.raw_folder(vendor, name, job.partition_key, job.id)}) "
+                f"failed: {exc}; the partition's table was left as it was"
+            )
+            ledger.record_error(job.id, message)
+            raise _TableFailed(message) from exc
+        counted = rows_per_file(written, jobs)
+        check = _rows_check(spec, jobs, path, counted)
+        if not check.passed:
+            per_file = ", ".join(
+                f"{source_name(part, f, len(jobs))}: {rows}"
+                for part, part_rows in zip(jobs, counted, strict=True)
+                for f, rows in zip(part.files, part_rows, strict=True)
+            )
+            message = (
+                f"the rows of ledger job {job.id} ({vendor} job {job.vendor_job_id}) do not "
+                f"add up: {check.metadata['problems'].value}; records per file: {per_file}. "
+                "The new table was discarded and the partition's table left as it was"
+            )
+            ledger.record_error(job.id, message)
+            raise _TableFailed(message, check)
+    ingested = [
+        ledger.mark_ingested(part.id, part_rows)
+        for part, part_rows in zip(jobs, counted, strict=True)
+    ]
+    if len(jobs) > 1:
+        ledger.record_event(
+            root.id, f"{written.rows} rows ingested from {len(jobs)} sub-window jobs"
+        )
+    job = ingested[0] if len(jobs) == 1 else ledger.get(root.id)
+    if drift.fields:
+        context.log.warning(f"{vendor}/{name} partition {job.partition_key}: {drift.summary()}")
+        ledger.record_event(job.id, drift.summary())
+    metadata = {
+        **_written_metadata(written, location, job),
+        **drift_metadata(drift),
+        "files": sum(len(part.files) for part in ingested),
+        "bytes_raw": sum(part.bytes or 0 for part in ingested),
+        "bytes_parquet": written.bytes,
+        "vendor_latency_seconds": job.vendor_latency_seconds,
+        "sub_window_jobs": _sub_window_metadata(ledger, root),
+    }
+    return metadata, check
+
+
+def _run_check(checks: list[tuple[str, dg.AssetCheckResult]]) -> dg.AssetCheckResult:
+    """The run's row check: the partition's, or for a range one that passes when every
+    partition's does, with each partition's figures."""
+    if len(checks) == 1:
+        return checks[0][1]
+    return dg.AssetCheckResult(
+        check_name=keys.ROWS_CHECK,
+        passed=all(check.passed for _, check in checks),
+        metadata={
+            "partitions": dg.MetadataValue.json(
+                {
+                    key: {name: value.value for name, value in check.metadata.items()}
+                    for key, check in checks
+                }
+            ),
+            "problems": "; ".join(
+                f"{key}: {check.metadata['problems'].value}"
+                for key, check in checks
+                if not check.passed
+            )
+            or "none",
+        },
+    )
+
+
 def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     vendor, name = spec.vendor, spec.name
     partitions_def = spec.partitions_def()
@@ -147,6 +369,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
         partitions_def=partitions_def,
         group_name=vendor,
         required_resource_keys={vendor, "ledger", "lake"},
+        backfill_policy=spec.backfill_policy(),
     )
     if spec.pool:
         common["pool"] = spec.pool
@@ -164,14 +387,10 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     @_guarded
     def request(context: dg.AssetExecutionContext, config: RequestConfig) -> dg.MaterializeResult:
         resource, ledger, _ = _resources(context, vendor)
-        target = resolve_target(context, spec)
         run_finished = functools.partial(_run_finished, context.instance)
-        standing_id = None
-        with resource.client() as client:
-            again = _asked_again(context, spec, ledger, client, run_finished)
-            if again is not None:
-                outcome = again
-            elif spec.standing and not config.resubmit:
+
+        def ask(client: Any, target: Target) -> tuple[Submission, str | None]:
+            if spec.standing and not config.resubmit:
                 outcome, standing = record_slot(
                     spec,
                     target,
@@ -180,42 +399,42 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                     run_id=context.run.run_id,
                     run_finished=run_finished,
                 )
-                standing_id = standing.vendor_request_id
+                return outcome, standing.vendor_request_id
+            # A standing export's ``resubmit`` asks for the partition's window once, on its own
+            # (the vendor cannot run a past run of its standing request again).
+            outcome = submit_or_adopt(
+                spec,
+                target,
+                ledger=ledger,
+                client=client,
+                run_id=context.run.run_id,
+                force=config.resubmit,
+                run_finished=run_finished,
+            )
+            return outcome, None
+
+        results = []
+        with resource.client() as client:
+            again = _asked_again(context, spec, ledger, client, run_finished)
+            if again is not None:
+                results.append((again.job.partition_key, _requested(context, ledger, again, None)))
             else:
-                # A standing export's ``resubmit`` asks for the partition's window once, on its
-                # own (the vendor cannot run a past run of its standing request again).
-                outcome = submit_or_adopt(
-                    spec,
-                    target,
-                    ledger=ledger,
-                    client=client,
-                    run_id=context.run.run_id,
-                    force=config.resubmit,
-                    run_finished=run_finished,
-                )
-        job = outcome.job
-        verb = "submitted" if outcome.submitted else "adopted"
-        if standing_id is not None:
-            verb = "recorded"  # a slot of the standing request: nothing submitted
-        context.log.info(
-            f"{verb} {vendor} job {job.vendor_job_id} (ledger job {job.id}, state {job.state})"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "vendor_job_id": job.vendor_job_id,
-                "ledger_job_id": job.id,
-                "action": verb,
-                "state": job.state.value,
-                "attempt": job.attempt,
-                "submit_outcome": job.submit_outcome.value if job.submit_outcome else None,
-                "window_start": job.window_start.isoformat() if job.window_start else None,
-                "window_end": job.window_end.isoformat() if job.window_end else None,
-                "fingerprint": job.fingerprint,
-                "standing_request_id": standing_id,
-                "parent_ledger_job_id": job.parent_id,
-                "sub_window_jobs": _sub_window_metadata(ledger, job),
-            }
-        )
+                # A range (a backfill) is asked for one partition after another: one submit in
+                # flight per run, so the vendor's pool holds however long the range.
+                targets = resolve_targets(context, spec)
+                for done, target in enumerate(targets):
+                    try:
+                        outcome, standing_id = ask(client, target)
+                    except (StepFailed, VendorError) as exc:
+                        if len(targets) == 1:
+                            raise
+                        raise StepFailed(
+                            f"partition {target.partition_key}: {exc}"
+                            + _range_note(done, len(targets))
+                        ) from None
+                    metadata = _requested(context, ledger, outcome, standing_id)
+                    results.append((target.partition_key, metadata))
+        return ranges.materialized(context, results)
 
     @dg.asset(
         key=raw_key,
@@ -227,52 +446,13 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     @_guarded
     def raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         resource, ledger, lake = _resources(context, vendor)
-        root = _job_for_run(context, spec, ledger)
-        client = resource.client()
-        jobs = []
-        try:
-            for job in ledger.leaves(root):
-                if job.state is JobState.RUNNING:
-                    context.log.info(f"vendor job {job.vendor_job_id} is running; waiting for it")
-                    job = wait_for_completion(
-                        job,
-                        ledger=ledger,
-                        client=client,
-                        resource=resource,
-                        completion=spec.adapter.completion,
-                    )
-                if job.state not in FINISHED_OK:
-                    raise StepFailed(
-                        f"{vendor} job {job.vendor_job_id} (ledger job {job.id}"
-                        f"{_sub_window_note(root, job)}) is {job.state.value}"
-                        f"{': ' + job.error if job.error else ''}; materialize the request asset "
-                        "with `resubmit: true` to ask the vendor again"
-                    )
-                jobs.append(download_files(job, spec=spec, ledger=ledger, lake=lake, client=client))
-        finally:
-            client.close()
-        job = jobs[0] if len(jobs) == 1 else root
-        parts = _parts_progress(job)
-        for at, detail in parts:
-            context.log.info(f"{vendor} job {job.vendor_job_id} at {at}: {detail}")
-        files = [(part, f) for part in jobs for f in part.files]
-        return dg.MaterializeResult(
-            metadata={
-                "vendor_job_id": job.vendor_job_id,
-                "ledger_job_id": job.id,
-                **_parts_metadata(job, parts),
-                "files": len(files),
-                "bytes": sum(f.bytes or 0 for _, f in files),
-                "sha256": dg.MetadataValue.json(
-                    {source_name(part, f, len(jobs)): f.sha256 for part, f in files}
-                ),
-                "raw_dir": dg.MetadataValue.path(
-                    str(lake.raw_folder(vendor, name, job.partition_key, job.id))
-                ),
-                "vendor_latency_seconds": job.vendor_latency_seconds,
-                "sub_window_jobs": _sub_window_metadata(ledger, root),
-            }
-        )
+        roots = _jobs_for_run(context, spec, ledger)
+        with resource.client() as client:
+            results = [
+                (root.partition_key, _download(spec, root, ledger, lake, client, resource, context))
+                for root in roots
+            ]
+        return ranges.materialized(context, results)
 
     @dg.asset(
         key=table_key,
@@ -293,77 +473,34 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
     )
     def table(
         context: dg.AssetExecutionContext,
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult | dg.AssetMaterialization]:
         _, ledger, lake = _resources(context, vendor)
         try:
-            root = _job_for_run(context, spec, ledger)
+            roots = _jobs_for_run(context, spec, ledger)
         except StepFailed as exc:
             raise _failure(exc) from None
-        jobs = ledger.leaves(root)
-        for part in jobs:
-            if part.state not in (JobState.DOWNLOADED, JobState.INGESTED):
-                raise _failure(
-                    StepFailed(
-                        f"ledger job {part.id}{_sub_window_note(root, part)} is "
-                        f"{part.state.value}, not downloaded; materialize "
-                        f"{raw_key.to_user_string()} first"
-                    )
-                )
-        job = jobs[0] if len(jobs) == 1 else root
-        location = lake.table(vendor, name, job.partition_key)
-        # Published only when the block ends cleanly: a failed normalize or check leaves the
-        # partition's table (a local file or an S3 object) as it was.
-        with lake.writing(location) as path:
+        results: list[tuple[str, dict[str, Any]]] = []
+        checks: list[tuple[str, dg.AssetCheckResult]] = []
+        failures: list[str] = []
+        # Each partition of a range is written (or left as it was) on its own: one that fails
+        # does not keep the others from landing.
+        for root in roots:
             try:
-                written, drift = normalize_jobs(jobs, spec=spec, lake=lake, dest=path)
-            except Exception as exc:
-                message = (
-                    f"normalizing ledger job {job.id} ({vendor} job {job.vendor_job_id}, raw "
-                    f"files in {lake.raw_folder(vendor, name, job.partition_key, job.id)}) "
-                    f"failed: {exc}; the partition's table was left as it was"
-                )
-                ledger.record_error(job.id, message)
-                raise dg.Failure(description=message, allow_retries=False) from exc
-            counted = rows_per_file(written, jobs)
-            check = _rows_check(spec, jobs, path, counted)
-            if not check.passed:
-                per_file = ", ".join(
-                    f"{source_name(part, f, len(jobs))}: {rows}"
-                    for part, part_rows in zip(jobs, counted, strict=True)
-                    for f, rows in zip(part.files, part_rows, strict=True)
-                )
-                message = (
-                    f"the rows of ledger job {job.id} ({vendor} job {job.vendor_job_id}) do not "
-                    f"add up: {check.metadata['problems'].value}; records per file: {per_file}. "
-                    "The new table was discarded and the partition's table left as it was"
-                )
-                ledger.record_error(job.id, message)
-                yield check
-                raise dg.Failure(description=message, allow_retries=False)
-        ingested = [
-            ledger.mark_ingested(part.id, part_rows)
-            for part, part_rows in zip(jobs, counted, strict=True)
-        ]
-        if len(jobs) > 1:
-            ledger.record_event(
-                root.id, f"{written.rows} rows ingested from {len(jobs)} sub-window jobs"
-            )
-        job = ingested[0] if len(jobs) == 1 else ledger.get(root.id)
-        if drift.fields:
-            context.log.warning(f"{vendor}/{name} partition {job.partition_key}: {drift.summary()}")
-            ledger.record_event(job.id, drift.summary())
-        yield dg.MaterializeResult(
-            metadata={
-                **_written_metadata(written, location, job),
-                **drift_metadata(drift),
-                "files": sum(len(part.files) for part in ingested),
-                "bytes_raw": sum(part.bytes or 0 for part in ingested),
-                "bytes_parquet": written.bytes,
-                "vendor_latency_seconds": job.vendor_latency_seconds,
-                "sub_window_jobs": _sub_window_metadata(ledger, root),
-            },
-            check_results=[check],
-        )
+                metadata, check = _write_table(context, spec, ledger, lake, root)
+            except _TableFailed as exc:
+                if exc.check is not None:
+                    checks.append((root.partition_key, exc.check))
+                failures.append(exc.message)
+                continue
+            results.append((root.partition_key, metadata))
+            checks.append((root.partition_key, check))
+        if not failures:
+            yield ranges.materialized(context, results, [_run_check(checks)])
+            return
+        yield from ranges.landed_before_failing(table_key, results)
+        if checks:
+            yield _run_check(checks)
+        raise ranges.failure(failures, len(results), len(roots))
 
     forms = [
         _form_asset(spec, form, table_key, common)
@@ -405,9 +542,14 @@ def _form_asset(
     def form_table(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         _, ledger, lake = _resources(context, vendor)
         try:
-            job = _job_for_run(context, spec, ledger)
+            jobs = _jobs_for_run(context, spec, ledger)
         except StepFailed as exc:
             raise _failure(exc) from None
+        return ranges.materialized(
+            context, [(job.partition_key, write(ledger, lake, job)) for job in jobs]
+        )
+
+    def write(ledger: Ledger, lake: LakeResource, job: JobRecord) -> dict[str, Any]:
         if job.state is not JobState.INGESTED:
             raise _failure(
                 StepFailed(
@@ -425,9 +567,7 @@ def _form_asset(
                     f"{form} form failed: {exc}; the partition's {form} table was left as it was"
                 )
                 raise dg.Failure(description=message, allow_retries=False) from exc
-        return dg.MaterializeResult(
-            metadata={**_written_metadata(written, location, job), "bytes_parquet": written.bytes}
-        )
+        return {**_written_metadata(written, location, job), "bytes_parquet": written.bytes}
 
     return form_table
 

@@ -1,5 +1,7 @@
 """Names shared by the assets, the sensors, the schedules and the demo: one place for each."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 # Run tags carrying an explicit window [start, end) for an unpartitioned export; a recurrence sets
@@ -11,6 +13,9 @@ from export_pipelines.recurrence.firing import WINDOW_START_TAG as WINDOW_START_
 LEDGER_JOB_TAG = "export_pipelines/ledger_job_id"
 #: Run tag carrying which launch of that job's raw+table run this is (1 is the first).
 INGEST_ATTEMPT_TAG = "export_pipelines/ingest_attempt"
+#: Run tag of a raw+table run over a range of partitions (the status sensor batches the jobs of
+#: adjacent partitions that finish together): its ledger jobs, in partition order.
+LEDGER_JOBS_TAG = "export_pipelines/ledger_job_ids"
 
 #: Run tag of a request run the status sensor launched to ask again for a failed job's window
 #: (the retry policy): the ledger job it resubmits.
@@ -48,6 +53,25 @@ def ingest_run_key(vendor: str, ledger_job_id: int, attempt: int = 1) -> str:
     see it; a relaunch after a failed run is a new attempt, so a new key."""
     suffix = "" if attempt == 1 else f"-{attempt}"
     return f"{vendor}:job-{ledger_job_id}:ingest{suffix}"
+
+
+def ingests_job_tag(ledger_job_id: int) -> str:
+    """Run tag set on every raw+table run for each ledger job it ingests (one job, or a range's),
+    so that the runs of one job are found by one tag query whichever way they were launched."""
+    return f"export_pipelines/ingests_job_{ledger_job_id}"
+
+
+def ingested_jobs(tags: Mapping[str, str]) -> list[int]:
+    """The ledger jobs a raw+table run (or its request) ingests, from its tags."""
+    if LEDGER_JOBS_TAG in tags:
+        return [int(i) for i in tags[LEDGER_JOBS_TAG].split(",")]
+    return [int(tags[LEDGER_JOB_TAG])] if LEDGER_JOB_TAG in tags else []
+
+
+def ingest_batch_run_key(vendor: str, ledger_job_ids: list[int], attempt: int = 1) -> str:
+    """One raw+table launch per batch of jobs (the ids in partition order) and attempt."""
+    suffix = "" if attempt == 1 else f"-{attempt}"
+    return f"{vendor}:jobs-{'-'.join(map(str, ledger_job_ids))}:ingest{suffix}"
 
 
 def resubmit_run_key(vendor: str, ledger_job_id: int) -> str:

@@ -7,7 +7,11 @@ unreadable or lost cursor loses nothing), one failing job never blocking the oth
 run key per ledger job and attempt so a completion launches exactly one run however many ticks see
 it. A raw+table run that failed (or died, and was marked failed by run monitoring) is launched
 again under the next attempt's key, up to ``max_ingest_attempts``, each attempt in the ledger.
-A sensor never submits: only the request asset (or a schedule) does.
+A sensor never submits: only the request asset (or a schedule) does. Jobs of adjacent
+partitions of one export that finish in the same tick (a backfill's) get one raw+table run over
+their range, up to the export's partitions per run, instead of a run each: a run is a process
+loading the code location, so a year of daily partitions is a dozen runs, not 365. A relaunch
+after a failed run is of the one job alone.
 
 A vendor that completes by callback (HelloData) is not polled: the webhook receiver records each
 delivery in the ledger and completes the job there, so its sensor only launches the raw+table run
@@ -32,6 +36,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from export_pipelines.ledger import FINISHED_OK, JobRecord, JobState, Ledger, SubmitRecord
 from export_pipelines.pipeline import keys, recovery
@@ -80,19 +88,98 @@ def ingest_run_request(
 ) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=keys.ingest_run_key(job.vendor, job.id, attempt),
-        asset_selection=[
-            keys.raw_key(job.vendor, job.export),
-            keys.table_key(job.vendor, job.export),
-            *(forms or []),
-        ],
+        asset_selection=_ingest_selection(job, forms),
         partition_key=job.partition_key if job.partitioned else None,
-        tags={keys.LEDGER_JOB_TAG: str(job.id), keys.INGEST_ATTEMPT_TAG: str(attempt)},
+        tags={
+            keys.LEDGER_JOB_TAG: str(job.id),
+            keys.INGEST_ATTEMPT_TAG: str(attempt),
+            keys.ingests_job_tag(job.id): "1",
+        },
+    )
+
+
+def _ingest_selection(job: JobRecord, forms: list[dg.AssetKey] | None) -> list[dg.AssetKey]:
+    return [keys.raw_key(job.vendor, job.export), keys.table_key(job.vendor, job.export)] + (
+        forms or []
+    )
+
+
+def _batch_run_request(jobs: list[JobRecord], forms: list[dg.AssetKey]) -> dg.RunRequest:
+    """One raw+table run over the range of adjacent partitions whose jobs these are."""
+    ids = [job.id for job in jobs]
+    return dg.RunRequest(
+        run_key=keys.ingest_batch_run_key(jobs[0].vendor, ids),
+        asset_selection=_ingest_selection(jobs[0], forms),
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: jobs[0].partition_key,
+            ASSET_PARTITION_RANGE_END_TAG: jobs[-1].partition_key,
+            keys.LEDGER_JOBS_TAG: ",".join(map(str, ids)),
+            keys.INGEST_ATTEMPT_TAG: "1",
+            **{keys.ingests_job_tag(i): "1" for i in ids},
+        },
+    )
+
+
+def _partitions_per_run(context: dg.SensorEvaluationContext, vendor: str, export: str) -> int:
+    """How many partitions a run of the export's table takes at most: its assets'
+    ``BackfillPolicy`` (the catalog's ``partitions_per_run``), 1 without one."""
+    repository = context.repository_def
+    key = keys.table_key(vendor, export)
+    if repository is None or not repository.asset_graph.has(key):
+        return 1
+    policy = repository.asset_graph.get(key).backfill_policy
+    return (policy.max_partitions_per_run or 1) if policy is not None else 1
+
+
+def _adjacent(before: JobRecord, after: JobRecord) -> bool:
+    """Whether ``after``'s partition follows ``before``'s with none between (their windows are
+    the partitions' own, so meeting ends mean neighbouring partitions)."""
+    return (
+        before.partitioned
+        and after.partitioned
+        and before.window_end is not None
+        and before.window_end == after.window_start
+    )
+
+
+def first_ingest_requests(
+    context: dg.SensorEvaluationContext, jobs: list[JobRecord]
+) -> list[dg.RunRequest]:
+    """The first raw+table runs of jobs that finished: one run per stretch of adjacent partitions
+    of one export (a backfill's jobs finish together), up to the export's partitions per run;
+    one run per job otherwise. A run costs a process loading the code location, so a year of
+    daily partitions is a dozen runs rather than 365."""
+    requests = []
+    by_export: dict[tuple[str, str], list[JobRecord]] = {}
+    for job in jobs:
+        by_export.setdefault((job.vendor, job.export), []).append(job)
+    for (vendor, export), group in by_export.items():
+        most = _partitions_per_run(context, vendor, export)
+        forms = export_forms(context, group[0])
+        group.sort(key=lambda job: (job.window_start or _NO_WINDOW, job.id))
+        stretch: list[JobRecord] = []
+        for job in group:
+            if stretch and not (len(stretch) < most and _adjacent(stretch[-1], job)):
+                requests.append(_stretch_request(stretch, forms))
+                stretch = []
+            stretch.append(job)
+        if stretch:
+            requests.append(_stretch_request(stretch, forms))
+    return requests
+
+
+_NO_WINDOW = datetime.min.replace(tzinfo=UTC)
+
+
+def _stretch_request(jobs: list[JobRecord], forms: list[dg.AssetKey]) -> dg.RunRequest:
+    return (
+        ingest_run_request(jobs[0], 1, forms) if len(jobs) == 1 else _batch_run_request(jobs, forms)
     )
 
 
 def _latest_ingest_run(instance: dg.DagsterInstance, job: JobRecord) -> dg.DagsterRun | None:
     runs = instance.get_runs(
-        filters=dg.RunsFilter(tags={keys.LEDGER_JOB_TAG: str(job.id)}), limit=1
+        filters=dg.RunsFilter(tags={keys.ingests_job_tag(job.id): "1"}), limit=1
     )
     return runs[0] if runs else None
 
@@ -129,6 +216,7 @@ def _recover_ingests(
 ) -> Iterator[dg.RunRequest]:
     """Run requests for finished jobs whose raw+table run never launched or failed."""
     seen: set[int] = set()
+    first_runs: list[JobRecord] = []
     for finished in ledger.awaiting_ingest(vendor):
         unit = ingest_unit(ledger, finished)
         if unit is None or unit[0].id in seen:
@@ -146,7 +234,10 @@ def _recover_ingests(
                 or _request_lost(job)
                 or (completed_at is not None and now - completed_at > RELAUNCH_AFTER)
             ):
-                yield ingest_run_request(job, attempt, export_forms(context, job))
+                if attempt == 1:
+                    first_runs.append(job)  # batched with its neighbours, as a poll's would be
+                else:
+                    yield ingest_run_request(job, attempt, export_forms(context, job))
             continue
         run_attempt = int(run.tags.get(keys.INGEST_ATTEMPT_TAG, "1"))
         if run_attempt < attempt:
@@ -175,6 +266,7 @@ def _recover_ingests(
             f"{following} of {max_attempts}"
         )
         yield ingest_run_request(job, following, export_forms(context, job))
+    yield from first_ingest_requests(context, first_runs)
 
 
 #: Polls of still-running jobs are written to the ledger in batches of this many (one commit each).
@@ -225,15 +317,11 @@ def _callback_tick(
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """A callback vendor's tick: launch what the receiver completed, time out what never came."""
     now = datetime.now(UTC)
-    asked = {request.run_key for request in requests}
-    launched = [
-        job
-        for job in ledger.awaiting_launch(vendor)
-        if keys.ingest_run_key(vendor, job.id, 1) not in asked
-    ]
+    asked = {job_id for request in requests for job_id in keys.ingested_jobs(request.tags)}
+    launched = [job for job in ledger.awaiting_launch(vendor) if job.id not in asked]
     for job in launched:
         ledger.record_ingest_attempt(job.id, 1, "ingest run 1 requested (callback recorded)")
-        requests.append(ingest_run_request(job, 1, export_forms(context, job)))
+    requests.extend(first_ingest_requests(context, launched))
     timed_out = 0
     for job in ledger.in_flight(vendor):
         if past_deadline(job, resource, now):
@@ -358,8 +446,9 @@ def build_status_sensor(
                 budget_ends=budget_ends,
             )
             running: list[tuple[int, tuple[int, int] | None]] = []
-            # The run keys asked for so far this tick (a set: a tick may finish a thousand jobs).
-            launched = {r.run_key for r in requests}
+            # The jobs asked for so far this tick (a set: a tick may finish a thousand jobs).
+            launched = {job_id for r in requests for job_id in keys.ingested_jobs(r.tags)}
+            finishing: dict[int, JobRecord] = {}  # the jobs whose first raw+table run to ask for
             for answer in answers:
                 refused = answer.error
                 if isinstance(refused, VendorUnavailable) and refused.retry_at is not None:
@@ -403,12 +492,14 @@ def build_status_sensor(
                         )
                         continue
                     whole = unit[0]
-                    if keys.ingest_run_key(vendor, whole.id, 1) in launched:
-                        continue  # the last sub-window of a split job another answer finished
-                    ledger.record_ingest_attempt(whole.id, 1, "ingest run 1 requested")
-                    requests.append(ingest_run_request(whole, 1, export_forms(context, whole)))
-                    launched.add(requests[-1].run_key)
+                    if whole.id in launched:
+                        continue  # asked for already this tick, by the recovery of ingests
+                    # (and the last sub-window of a split job another answer finished: the dict)
+                    if whole.id not in finishing:
+                        ledger.record_ingest_attempt(whole.id, 1, "ingest run 1 requested")
+                        finishing[whole.id] = whole
             ledger.record_polls(running)
+            requests.extend(first_ingest_requests(context, list(finishing.values())))
         finally:
             client.close()
         failed = f"; {broken} failed to poll (see the log)" if broken else ""

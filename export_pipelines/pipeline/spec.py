@@ -16,6 +16,10 @@ Cadence = Literal["hourly", "daily", "weekly", "monthly", "none"]
 
 #: The lake folder of an unpartitioned export materialized without a window.
 UNPARTITIONED_KEY = "all"
+#: Partitions one run works on at most, when a backfill or the status sensor gives a run many: a
+#: run costs a process loading the code location (seconds of CPU), so 365 daily partitions are a
+#: dozen request runs, not 365; small enough that a failed run asks again for a month at most.
+DEFAULT_PARTITIONS_PER_RUN = 31
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ExportSpec:
     recurrence: RecurrenceSpec | None = None
     #: What an undeclared field in the files does (:mod:`export_pipelines.normalize.drift`).
     schema_drift: DriftPolicy = "rescue"
+    #: Partitions one run of the export's assets takes at most (their ``BackfillPolicy``).
+    partitions_per_run: int = DEFAULT_PARTITIONS_PER_RUN
 
     @property
     def adapter(self) -> VendorAdapter[Any]:
@@ -45,6 +51,14 @@ class ExportSpec:
     @property
     def partitioned(self) -> bool:
         return self.cadence != "none"
+
+    def backfill_policy(self) -> dg.BackfillPolicy | None:
+        """Runs over ranges of partitions, each at most ``partitions_per_run`` long: the request
+        asset submits them one after another inside its one pool slot, so a backfill of a year
+        holds the vendor's pool like a backfill of a day."""
+        if not self.partitioned:
+            return None
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=self.partitions_per_run)
 
     def partitions_def(self) -> dg.TimeWindowPartitionsDefinition | None:
         if self.cadence == "none":

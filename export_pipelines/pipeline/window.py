@@ -26,6 +26,23 @@ def _window_label(window: Window) -> str:
     return f"{window.start:%Y%m%dT%H%M%SZ}_{window.end:%Y%m%dT%H%M%SZ}"
 
 
+def resolve_targets(context: dg.AssetExecutionContext, spec: ExportSpec) -> list[Target]:
+    """Every target of the run, in partition order: one, or each partition of the range a
+    backfill (``BackfillPolicy``) or the status sensor gave the run."""
+    if not spec.partitioned or not context.has_partition_key_range:
+        return [resolve_target(context, spec)]
+    partitions = spec.partitions_def()
+    assert partitions is not None
+    return [
+        Target(key, True, _utc(partitions.time_window_for_partition_key(key)))
+        for key in context.partition_keys
+    ]
+
+
+def _utc(tw: dg.TimeWindow) -> Window:
+    return Window(tw.start.astimezone(UTC), tw.end.astimezone(UTC))
+
+
 def resolve_target(context: dg.AssetExecutionContext, spec: ExportSpec) -> Target:
     if spec.partitioned:
         tw = context.partition_time_window

@@ -91,7 +91,7 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
 
 def runs_of_job(instance: dg.DagsterInstance, job: JobRecord) -> list[dg.DagsterRun]:
     """The raw+table runs the status sensor launched for a ledger job, oldest first."""
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={keys.LEDGER_JOB_TAG: str(job.id)}))
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={keys.ingests_job_tag(job.id): "1"}))
     return sorted(runs, key=lambda run: int(run.tags[keys.INGEST_ATTEMPT_TAG]))
 
 

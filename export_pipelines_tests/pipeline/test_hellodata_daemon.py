@@ -85,7 +85,7 @@ def test_deliveries_received_while_no_daemon_runs_land_once_when_it_starts(
         assert replay["kind"] == "replay" and replay["status"] == 200, replay
         assert ledger.get(survey.id).state is JobState.COMPLETED
         assert (
-            instance.get_runs(filters=dg.RunsFilter(tags={keys.LEDGER_JOB_TAG: str(survey.id)}))
+            instance.get_runs(filters=dg.RunsFilter(tags={keys.ingests_job_tag(survey.id): "1"}))
             == []
         )
 

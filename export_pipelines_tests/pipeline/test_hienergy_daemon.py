@@ -108,7 +108,7 @@ def _request(he: Project, export: str, partition: str | None, resubmit: bool = F
 
 
 def _sensor_run(instance: dg.DagsterInstance, job: JobRecord) -> dg.DagsterRun:
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={keys.LEDGER_JOB_TAG: str(job.id)}))
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={keys.ingests_job_tag(job.id): "1"}))
     assert runs, f"no raw+table run was launched for ledger job {job.id}"
     assert runs[0].tags.get("dagster/sensor_name") == keys.status_sensor_name(VENDOR)
     return runs[0]
