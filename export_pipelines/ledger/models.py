@@ -8,6 +8,7 @@ never loses a job the vendor is working on (Airbyte keeps it in memory; we do th
 ``active_key`` carries a UNIQUE constraint and is set only while a job may be adopted: two runs
 racing to submit the same partition cannot both insert one, so the loser adopts the winner's job.
 A job too large for the vendor is ``split``: sub-window jobs name it as their ``parent_id``.
+A submit refused because the vendor's quota is spent for hours is ``deferred`` to ``not_before``.
 ``standing_requests`` holds the vendor-side standing requests (one per export and body), under the
 same kind of constraint, so partitions launched together create one between them.
 """
@@ -42,6 +43,7 @@ class JobState(StrEnum):
     TIMED_OUT = "timed_out"  # the vendor did not finish within the deadline
     SUPERSEDED = "superseded"  # replaced by a resubmission (forced, or by the retry policy)
     SPLIT = "split"  # too large for the vendor: its window is asked again in sub-window jobs
+    DEFERRED = "deferred"  # the vendor's quota was spent: not submitted; asked after not_before
 
 
 class SubmitRecord(StrEnum):
@@ -55,6 +57,9 @@ class SubmitRecord(StrEnum):
 
 
 IN_FLIGHT = (JobState.SUBMITTING, JobState.RUNNING)
+#: States whose job keeps its partition's claim (``active_key``) while not finished: in flight,
+#: or deferred (the next claim of the same request takes the deferred job up again).
+HOLDS_CLAIM = (*IN_FLIGHT, JobState.DEFERRED)
 FINISHED_OK = (JobState.COMPLETED, JobState.DOWNLOADED, JobState.INGESTED)
 
 
@@ -134,6 +139,9 @@ class ExportJob(Base):
     #: The ``split`` job whose window this job asks for a part of (a half, recursively); its
     #: partition's table is written from every sub-window job of the tree at once.
     parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: A ``deferred`` job is not asked of the vendor before this (the reset its quota was
+    #: refused until); None for every other job.
+    not_before: Mapped[datetime | None]
 
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", order_by="JobEvent.id", cascade="all, delete-orphan"

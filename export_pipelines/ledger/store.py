@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from export_pipelines.ledger import schema
 from export_pipelines.ledger.models import (
     FINISHED_OK,
-    IN_FLIGHT,
+    HOLDS_CLAIM,
     Delivery,
     ExportJob,
     JobEvent,
@@ -89,6 +89,12 @@ class JobRecord:
     superseded_by: int | None = None
     ingest_attempt: int = 0
     parent_id: int | None = None
+    not_before: datetime | None = None
+
+    @property
+    def deferrals(self) -> int:
+        """How many times this job's submit was deferred (the vendor's quota was spent)."""
+        return sum(1 for _, state, _ in self.history if state == JobState.DEFERRED.value)
 
     @property
     def possible_orphan(self) -> bool:
@@ -226,6 +232,7 @@ def _snapshot(job: ExportJob) -> JobRecord:
         superseded_by=job.superseded_by,
         ingest_attempt=job.ingest_attempt or 0,
         parent_id=job.parent_id,
+        not_before=job.not_before,
     )
 
 
@@ -304,7 +311,7 @@ class Ledger:
         job.state = state.value
         job.updated_at = utcnow()
         job.events.append(JobEvent(state=state.value, detail=detail))
-        adoptable = state in IN_FLIGHT or (state in ADOPTABLE_DONE and job.window_fixed)
+        adoptable = state in HOLDS_CLAIM or (state in ADOPTABLE_DONE and job.window_fixed)
         if not adoptable:
             job.active_key = None
 
@@ -338,6 +345,11 @@ class Ledger:
         a failed job this claim resubmits (the retry policy): when a new job is claimed, the
         failed one is superseded by it. ``attempt`` counts the jobs of the same partition and
         body, so a resubmission's attempt is one more than the job it replaces.
+
+        A ``deferred`` job of the same request is taken up again: ``(that job, True)``, back to
+        ``submitting`` under this run (it never reached the vendor, so it is the same attempt).
+        A new job claimed beside deferred jobs of the same partition and window (another body,
+        or ``force``) supersedes them, so the partition keeps one live job.
         """
         key = _active_key(vendor, export, partition_key, fingerprint)
         for _ in range(3):
@@ -347,7 +359,12 @@ class Ledger:
                         select(ExportJob).where(ExportJob.active_key == key).with_for_update()
                     ).first()
                     if existing is not None and not force:
-                        return _snapshot(existing), False
+                        if existing.state != JobState.DEFERRED.value:
+                            return _snapshot(existing), False
+                        taken = self._take_up(session, existing, run_id)
+                        if taken:
+                            self._resubmitted(session, replaces, existing)
+                        return _snapshot(existing), taken
                     if existing is not None:
                         existing.active_key = None
                         session.flush()
@@ -381,20 +398,76 @@ class Ledger:
                     session.flush()
                     if existing is not None:
                         self._supersede(existing, job.id)
-                    if replaces is not None:
-                        failed = self._job(session, replaces)
-                        if failed.state in (JobState.FAILED.value, JobState.TIMED_OUT.value):
-                            failed.superseded_by = job.id
-                            self._move(
-                                failed,
-                                JobState.SUPERSEDED,
-                                f"resubmitted by the retry policy as ledger job {job.id} "
-                                f"(attempt {job.attempt}) after: {failed.error}",
-                            )
+                    self._replace_deferred(session, job)
+                    self._resubmitted(session, replaces, job)
                     return _snapshot(job), True
             except IntegrityError:
                 continue  # another run claimed it between our read and insert: adopt theirs
         raise RuntimeError(f"could not claim {key} in the ledger after 3 tries")
+
+    def _resubmitted(self, session: Session, replaces: int | None, job: ExportJob) -> None:
+        """Supersede the failed job ``replaces`` (the retry policy's) by the claimed ``job``."""
+        if replaces is None:
+            return
+        failed = self._job(session, replaces)
+        if failed.state in (JobState.FAILED.value, JobState.TIMED_OUT.value):
+            failed.superseded_by = job.id
+            self._move(
+                failed,
+                JobState.SUPERSEDED,
+                f"resubmitted by the retry policy as ledger job {job.id} "
+                f"(attempt {job.attempt}) after: {failed.error}",
+            )
+
+    def _take_up(self, session: Session, job: ExportJob, run_id: str | None) -> bool:
+        """Move a deferred job back to ``submitting`` under ``run_id``; False when another run
+        took it up first. A compare and set on its state: SQLite ignores ``FOR UPDATE``."""
+        taken = (
+            session.connection()
+            .execute(
+                update(ExportJob)
+                .where(ExportJob.id == job.id, ExportJob.state == JobState.DEFERRED.value)
+                .values(
+                    state=JobState.SUBMITTING.value,
+                    not_before=None,
+                    error=None,
+                    submitted_by_run=run_id,
+                    updated_at=utcnow(),
+                )
+            )
+            .rowcount
+        )
+        session.refresh(job)
+        if taken:
+            job.events.append(
+                JobEvent(state=JobState.SUBMITTING.value, detail=f"{run_id} (after a deferral)")
+            )
+        return bool(taken)
+
+    def _replace_deferred(self, session: Session, job: ExportJob) -> None:
+        """Supersede the deferred jobs of ``job``'s partition and window (another body of it):
+        the new job stands for that window now, so none of them is submitted later beside it."""
+        stale = session.scalars(
+            select(ExportJob)
+            .where(
+                ExportJob.vendor == job.vendor,
+                ExportJob.export == job.export,
+                ExportJob.partition_key == job.partition_key,
+                ExportJob.parent_id == job.parent_id,
+                ExportJob.window_start == job.window_start,
+                ExportJob.window_end == job.window_end,
+                ExportJob.state == JobState.DEFERRED.value,
+                ExportJob.id != job.id,
+            )
+            .with_for_update()
+        ).all()
+        for deferred in stale:
+            deferred.superseded_by = job.id
+            self._move(
+                deferred,
+                JobState.SUPERSEDED,
+                f"replaced by ledger job {job.id} before it was submitted (it was deferred)",
+            )
 
     def _supersede(self, old: ExportJob, new_id: int) -> None:
         old.superseded_by = new_id
@@ -437,6 +510,18 @@ class Ledger:
             job.error = error
             job.updated_at = utcnow()
             job.events.append(JobEvent(state=job.state, detail=f"submit outcome unknown: {error}"))
+            return _snapshot(job)
+
+    def mark_deferred(self, job_id: int, not_before: datetime, detail: str) -> JobRecord:
+        """The submit was not made, or refused with nothing created, because the vendor's quota
+        is spent until ``not_before``. The job keeps its partition's claim without being in
+        flight: the next claim of its request (the status sensor asks for one once it is due)
+        takes it up again; ``detail`` (the vendor's word) is an event and the job's error."""
+        with self._session() as session:
+            job = self._job(session, job_id)
+            job.not_before = not_before
+            job.error = detail
+            self._move(job, JobState.DEFERRED, f"deferred until {not_before.isoformat()}: {detail}")
             return _snapshot(job)
 
     def mark_failed(self, job_id: int, error: str) -> JobRecord:
@@ -919,6 +1004,32 @@ class Ledger:
                 .order_by(ExportJob.last_polled_at.asc().nulls_first(), ExportJob.id)
             ).all()
             return [_snapshot(j) for j in jobs]
+
+    def due_deferred(self, vendor: str, now: datetime) -> list[JobRecord]:
+        """A vendor's deferred jobs whose ``not_before`` has come (``<= now``), earliest first."""
+        with self._session() as session:
+            jobs = session.scalars(
+                _with_history(select(ExportJob))
+                .where(
+                    ExportJob.vendor == vendor,
+                    ExportJob.state == JobState.DEFERRED.value,
+                    ExportJob.not_before <= now,
+                )
+                .order_by(ExportJob.not_before, ExportJob.id)
+            ).all()
+            return [_snapshot(j) for j in jobs]
+
+    def quota_spent_until(self, vendor: str, now: datetime) -> datetime | None:
+        """The earliest ``not_before`` after ``now`` of a vendor's deferred jobs: until then its
+        quota is known to be spent, so a submit can be deferred without asking; None if none."""
+        with self._session() as session:
+            return session.scalar(
+                select(func.min(ExportJob.not_before)).where(
+                    ExportJob.vendor == vendor,
+                    ExportJob.state == JobState.DEFERRED.value,
+                    ExportJob.not_before > now,
+                )
+            )
 
     def awaiting_ingest(self, vendor: str) -> list[JobRecord]:
         """Finished jobs not yet in the lake: completed (to download) or downloaded (to

@@ -20,8 +20,9 @@ fails), and the sensor asks again for the one that failed, alone.
 
 A partition whose job was too large for the vendor is fetched in sub-window jobs (``recovery``):
 the raw asset downloads every sub-window job's files and the table writes the partition's one
-Parquet from all of them. A request run the status sensor launched to resubmit or split a job
-(its tags name the job) asks for that job's window, whatever the run's partition says.
+Parquet from all of them. A request run the status sensor launched to resubmit or split a job,
+or to submit a deferred one (its tags name the job), asks for that job's window, whatever the
+run's partition says.
 """
 
 import functools
@@ -50,7 +51,12 @@ from export_pipelines.pipeline.steps import (
     source_name,
     wait_for_completion,
 )
-from export_pipelines.pipeline.submission import Submission, split_and_submit, submit_or_adopt
+from export_pipelines.pipeline.submission import (
+    Submission,
+    deferred_until,
+    split_and_submit,
+    submit_or_adopt,
+)
 from export_pipelines.pipeline.window import Target, resolve_targets
 from export_pipelines.transport import VendorError
 from export_pipelines.vendors.base import VendorResource
@@ -133,7 +139,8 @@ def _asked_again(
     run_finished: Callable[[str], bool],
 ) -> Submission | None:
     """A request run the status sensor launched for a failed job (``recovery``): its split into
-    sub-windows, or its resubmission, superseding it; None for any other run."""
+    sub-windows, or its resubmission, superseding it; or for a deferred job whose time has come:
+    its submit (the claim takes it up again); None for any other run."""
     tags = context.run.tags
     if keys.SPLIT_OF_TAG in tags:
         return split_and_submit(
@@ -155,6 +162,17 @@ def _asked_again(
             run_finished=run_finished,
             parent_id=failed.parent_id,
             replaces=failed.id,
+        )
+    if keys.DEFERRED_OF_TAG in tags:
+        deferred = ledger.get(int(tags[keys.DEFERRED_OF_TAG]))
+        return submit_or_adopt(
+            spec,
+            Target(deferred.partition_key, deferred.partitioned, window_of(deferred)),
+            ledger=ledger,
+            client=client,
+            run_id=context.run.run_id,
+            run_finished=run_finished,
+            parent_id=deferred.parent_id,
         )
     return None
 
@@ -183,6 +201,9 @@ def _requested(
     verb = "submitted" if outcome.submitted else "adopted"
     if standing_id is not None:
         verb = "recorded"  # a slot of the standing request: nothing submitted
+    if outcome.deferred is not None:  # the vendor's quota is spent: see ``submission``
+        verb = "deferred" if job.state is JobState.DEFERRED else verb
+        context.log.warning(outcome.deferred)
     context.log.info(
         f"{verb} {job.vendor} job {job.vendor_job_id} for partition {job.partition_key} "
         f"(ledger job {job.id}, state {job.state})"
@@ -192,6 +213,7 @@ def _requested(
         "ledger_job_id": job.id,
         "action": verb,
         "state": job.state.value,
+        "not_before": job.not_before.isoformat() if job.not_before else None,
         "attempt": job.attempt,
         "submit_outcome": job.submit_outcome.value if job.submit_outcome else None,
         "window_start": job.window_start.isoformat() if job.window_start else None,
@@ -225,6 +247,12 @@ def _download(
                 client=client,
                 resource=resource,
                 completion=spec.adapter.completion,
+            )
+        if job.state is JobState.DEFERRED:
+            raise StepFailed(
+                f"ledger job {job.id}{_sub_window_note(root, job)} is not submitted yet "
+                f"({vendor}'s quota was spent): {deferred_until(job)}; its raw+table run "
+                f"follows once {vendor} has finished it"
             )
         if job.state not in FINISHED_OK:
             raise StepFailed(

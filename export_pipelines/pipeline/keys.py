@@ -22,6 +22,9 @@ LEDGER_JOBS_TAG = "export_pipelines/ledger_job_ids"
 RESUBMIT_OF_TAG = "export_pipelines/resubmit_of"
 #: Run tag of a request run asking for a too-large job's window in sub-windows: the job it splits.
 SPLIT_OF_TAG = "export_pipelines/split_of"
+#: Run tag of a request run the status sensor launched to submit a deferred job (the vendor's
+#: quota was spent) once its ``not_before`` has come: the ledger job it submits.
+DEFERRED_OF_TAG = "export_pipelines/deferred_of"
 
 #: Name of the asset check on every export table.
 ROWS_CHECK = "rows_match_vendor_files"
@@ -77,6 +80,12 @@ def ingest_batch_run_key(vendor: str, ledger_job_ids: list[int], attempt: int = 
 def resubmit_run_key(vendor: str, ledger_job_id: int) -> str:
     """One resubmission per failed ledger job (the next attempt is a new job, with its own key)."""
     return f"{vendor}:job-{ledger_job_id}:resubmit"
+
+
+def deferred_run_key(vendor: str, ledger_job_id: int, deferrals: int) -> str:
+    """One submit per deferral of a ledger job: a job deferred again (the quota was still spent)
+    is asked once more, under the next key."""
+    return f"{vendor}-deferred-{ledger_job_id}-{deferrals}"
 
 
 def split_run_key(vendor: str, ledger_job_id: int) -> str:

@@ -91,7 +91,8 @@ class Decision:
     run_request: dg.RunRequest | None = None
 
 
-def _request_run(job: JobRecord, run_key: str, tag: str) -> dg.RunRequest:
+def request_run(job: JobRecord, run_key: str, tag: str) -> dg.RunRequest:
+    """A run of ``job``'s request asset for its partition, its tag naming ``job``."""
     return dg.RunRequest(
         run_key=run_key,
         asset_selection=[keys.request_key(job.vendor, job.export)],
@@ -136,7 +137,7 @@ def after_failure(ledger: Ledger, job: JobRecord, reason: str, recovery: Recover
         return Decision(message)
     message = f"{failed}; resubmitting as attempt {job.attempt + 1} of {limit}"
     ledger.record_event(job.id, message)
-    run = _request_run(job, keys.resubmit_run_key(job.vendor, job.id), keys.RESUBMIT_OF_TAG)
+    run = request_run(job, keys.resubmit_run_key(job.vendor, job.id), keys.RESUBMIT_OF_TAG)
     return Decision(message, run)
 
 
@@ -162,7 +163,7 @@ def _split(ledger: Ledger, job: JobRecord, reason: str, recovery: Recovery) -> D
     message = f"{failed}; asking for its window in two halves (depth {depth + 1} of {limit})"
     ledger.record_event(job.id, message)
     return Decision(
-        message, _request_run(job, keys.split_run_key(job.vendor, job.id), keys.SPLIT_OF_TAG)
+        message, request_run(job, keys.split_run_key(job.vendor, job.id), keys.SPLIT_OF_TAG)
     )
 
 

@@ -27,7 +27,9 @@ partition has: then one raw+table run, of the split job, writes the partition's 
 A vendor whose quota is spent for longer than a call may wait (its 429 names a reset hours away)
 is not asked again before the reset: the tick stops polling, keeps the reset time in the sensor's
 cursor and skips the vendor's polls until then. The jobs stay in flight, not failed; a lost cursor
-only costs one more refused poll.
+only costs one more refused poll. A submit refused that way is ``deferred`` in the ledger
+(``submission``); each tick asks for the submit of every deferred job whose ``not_before`` has
+come, once per deferral (a run of the request asset, tagged with the job), callback vendors too.
 """
 
 import json
@@ -353,6 +355,23 @@ def _quota_cursor(resets_at: datetime) -> str:
     return json.dumps({"quota_resets_at": resets_at.isoformat()})
 
 
+def _due_deferred(
+    context: dg.SensorEvaluationContext, ledger: Ledger, vendor: str, now: datetime
+) -> list[dg.RunRequest]:
+    """A request run for each deferred job whose ``not_before`` has come, keyed by the job and
+    its deferrals: asked once, and once more only if that submit is deferred again."""
+    requests = []
+    for job in ledger.due_deferred(vendor, now):
+        assert job.not_before is not None
+        context.log.info(
+            f"{vendor} ledger job {job.id} (partition {job.partition_key}) was deferred until "
+            f"{job.not_before:%Y-%m-%d %H:%M:%S} UTC (quota spent): asking for its submit"
+        )
+        run_key = keys.deferred_run_key(vendor, job.id, job.deferrals)
+        requests.append(recovery.request_run(job, run_key, keys.DEFERRED_OF_TAG))
+    return requests
+
+
 def build_status_sensor(
     vendor: str,
     *,
@@ -407,6 +426,7 @@ def build_status_sensor(
         budget_ends = time.monotonic() + time_budget_seconds
         now = datetime.now(UTC)
         requests = list(_recover_ingests(context, ledger, vendor, now, max_ingest_attempts))
+        requests += _due_deferred(context, ledger, vendor, now)
         if adapter_for(vendor).completion is Completion.CALLBACK:
             yield from _callback_tick(context, ledger, resource, vendor, requests)
             return

@@ -14,6 +14,14 @@ A submit can end three ways, and each is recorded in the ledger before anything 
   own and says how to do it on purpose (``resubmit: true``); the superseded job stays in the ledger
   as a possible orphan, naming the job that replaced it.
 
+A submit refused because the vendor's quota is spent for longer than a call may wait (a 429 whose
+``Retry-After`` is hours away: ``VendorUnavailable.retry_at``) is neither failed nor sent again early:
+the job is ``deferred`` to that time, and the run succeeds saying so. While a vendor's quota is
+known to be spent (one of its jobs is deferred to a time still to come), a submit is deferred at
+once, without asking the vendor. The status sensor asks for each deferred job's submit once its
+``not_before`` has come (a run of the request asset tagged ``DEFERRED_OF_TAG``); that run's claim
+takes the deferred job up again.
+
 A job too large for the vendor is ``split`` (:func:`split_and_submit`): each half of its window is
 submitted as a sub-window job naming it as parent. A later run of the partition adopts the split
 job, and submits again only the halves that have no job standing (the newest failed, or none).
@@ -47,6 +55,9 @@ AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 class Submission:
     job: JobRecord
     submitted: bool
+    #: Why the submit (or one of a split job's sub-window submits) was deferred, and until when;
+    #: None when none was.
+    deferred: str | None = None
 
 
 def submit_or_adopt(
@@ -94,9 +105,12 @@ def submit_or_adopt(
         submitted = _sub_windows(
             spec, job, ledger=ledger, client=client, run_id=run_id, run_finished=run_finished
         )
-        return Submission(ledger.get(job.id), submitted=any(s.submitted for s in submitted))
+        return _split_submission(ledger, job, submitted)
     if not must_submit and job.vendor_job_id is not None:
         return Submission(job, submitted=False)
+    if not must_submit and job.state is JobState.DEFERRED:
+        # Another run took the deferred job up and was deferred again meanwhile.
+        return Submission(job, submitted=False, deferred=deferred_until(job))
     if not must_submit:
         job = _interrupted(ledger, job, run_id, run_finished)
         if not job.submit_unresolved(datetime.now(UTC)):
@@ -113,13 +127,20 @@ def submit_or_adopt(
                 f"{spec.vendor}/{spec.name} partition {target.partition_key}: another run claimed "
                 f"this export meanwhile (ledger job {job.id}); try again in a minute"
             )
-    return Submission(_submit(spec, job, body, ledger=ledger, client=client), submitted=True)
+    return _submit(spec, job, body, ledger=ledger, client=client)
 
 
 def _submit(
     spec: ExportSpec, job: JobRecord, body: dict[str, Any], *, ledger: Ledger, client: VendorClient
-) -> JobRecord:
+) -> Submission:
     what = f"submitting {spec.vendor}/{spec.name} (ledger job {job.id})"
+    spent_until = ledger.quota_spent_until(spec.vendor, datetime.now(UTC))
+    if spent_until is not None:
+        detail = (
+            f"not sent: {spec.vendor}'s quota is spent until {_utc(spent_until)} (another "
+            "submit was refused until then), so the vendor was not asked"
+        )
+        return _deferred(ledger, job, spent_until, detail, what)
     try:
         submitted = client.submit(body)
     except RequestNotSent as exc:
@@ -132,6 +153,8 @@ def _submit(
         if exc.status in AMBIGUOUS_STATUSES:
             _ambiguous(ledger, job, str(exc))
             raise StepFailed(f"{what}: {exc}. {_AMBIGUOUS_ADVICE}") from None
+        if exc.retry_at is not None:
+            return _deferred(ledger, job, exc.retry_at, str(exc), what)
         ledger.mark_failed(job.id, str(exc))
         raise StepFailed(f"{what} failed: {exc}") from None
     except OutcomeUnknown as exc:
@@ -145,7 +168,26 @@ def _submit(
         # ambiguous (the message is not recorded: an untyped error may carry a header value).
         _ambiguous(ledger, job, f"{type(exc).__name__} during the submit call")
         raise
-    return _record_submitted(ledger, job, submitted, detail=None)
+    return Submission(_record_submitted(ledger, job, submitted, detail=None), submitted=True)
+
+
+def _utc(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _deferred(
+    ledger: Ledger, job: JobRecord, not_before: datetime, detail: str, what: str
+) -> Submission:
+    """Defer ``job`` to ``not_before``: nothing was created at the vendor, and asking before its
+    quota resets would only be refused again (and a failed run would page someone for nothing)."""
+    job = ledger.mark_deferred(job.id, not_before, detail)
+    return Submission(job, submitted=False, deferred=f"{what}: {detail}; {deferred_until(job)}")
+
+
+def deferred_until(job: JobRecord) -> str:
+    """When a deferred job will be submitted, and by whom (for logs and error messages)."""
+    assert job.not_before is not None
+    return f"deferred until {_utc(job.not_before)}, when the status sensor submits it"
 
 
 _AMBIGUOUS_ADVICE = (
@@ -257,7 +299,15 @@ def split_and_submit(
     submitted = _sub_windows(
         spec, job, ledger=ledger, client=client, run_id=run_id, run_finished=run_finished
     )
-    return Submission(ledger.get(job.id), submitted=any(s.submitted for s in submitted))
+    return _split_submission(ledger, job, submitted)
+
+
+def _split_submission(ledger: Ledger, job: JobRecord, parts: list[Submission]) -> Submission:
+    """A split job's outcome: submitted if any sub-window was, deferred saying which were."""
+    deferred = "; ".join(part.deferred for part in parts if part.deferred)
+    return Submission(
+        ledger.get(job.id), submitted=any(p.submitted for p in parts), deferred=deferred or None
+    )
 
 
 def _sub_windows(

@@ -82,6 +82,89 @@ def test_racing_claims_submit_once(ledger: Ledger) -> None:
     assert len({job_id for job_id, _ in outcomes}) == 1
 
 
+RESET = datetime(2024, 3, 1, 14, tzinfo=UTC)
+
+
+def test_a_deferred_job_is_taken_up_again_by_the_next_claim_of_its_request(
+    ledger: Ledger,
+) -> None:
+    job, _ = _claim(ledger)
+    deferred = ledger.mark_deferred(job.id, RESET, "HTTP 429: quota spent until 14:00")
+    assert deferred.state is JobState.DEFERRED and deferred.error
+    # Not in flight, nothing to ingest, not adopted as running: only due once the reset came.
+    assert ledger.in_flight("enterpret") == [] and ledger.awaiting_ingest("enterpret") == []
+    assert ledger.due_deferred("enterpret", RESET - timedelta(seconds=1)) == []
+    assert [j.id for j in ledger.due_deferred("enterpret", RESET)] == [job.id]
+
+    again, must_submit = _claim(ledger, run_id="run-2")
+    assert must_submit and again.id == job.id  # the same job: it never reached the vendor
+    assert (again.state, again.attempt, again.not_before, again.error) == (
+        JobState.SUBMITTING,
+        1,
+        None,
+        None,
+    )
+    assert again.submitted_by_run == "run-2"
+    assert [state for _, state, _ in again.history] == ["submitting", "deferred", "submitting"]
+    assert ledger.due_deferred("enterpret", RESET) == []
+    # Deferred again, it counts its deferrals (the status sensor asks once per deferral).
+    assert ledger.mark_deferred(job.id, RESET, "still spent").deferrals == 2
+
+
+def test_racing_claims_take_a_deferred_job_up_once(ledger: Ledger) -> None:
+    job, _ = _claim(ledger)
+    ledger.mark_deferred(job.id, RESET, "HTTP 429")
+    outcomes: list[tuple[int, bool]] = []
+    barrier = threading.Barrier(6)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        claimed, must_submit = _claim(ledger, run_id=f"run-{n}")
+        outcomes.append((claimed.id, must_submit))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == [(job.id, False)] * 5 + [(job.id, True)]
+    assert len(ledger.jobs()) == 1
+
+
+def test_a_new_job_of_the_partitions_window_supersedes_its_deferred_jobs(ledger: Ledger) -> None:
+    deferred, _ = _claim(ledger)
+    ledger.mark_deferred(deferred.id, RESET, "HTTP 429")
+    other_window, _ = _claim(ledger, "h" * 64, window=(WINDOW[0], WINDOW[0] + timedelta(hours=12)))
+    ledger.mark_deferred(other_window.id, RESET, "HTTP 429")
+
+    # Another body of the same partition and window (the request was changed): a new job.
+    fresh, must_submit = _claim(ledger, "g" * 64)
+    assert must_submit and fresh.id not in (deferred.id, other_window.id)
+    replaced = ledger.get(deferred.id)
+    assert (replaced.state, replaced.superseded_by) == (JobState.SUPERSEDED, fresh.id)
+    assert ledger.get(other_window.id).state is JobState.DEFERRED  # another window: kept
+
+    # A forced submit of a deferred request supersedes it the same way.
+    forced, must_submit = _claim(
+        ledger, "h" * 64, window=(WINDOW[0], WINDOW[0] + timedelta(hours=12)), force=True
+    )
+    assert must_submit and ledger.get(other_window.id).superseded_by == forced.id
+    assert [j.id for j in ledger.due_deferred("enterpret", RESET)] == []
+
+
+def test_the_quota_is_spent_until_the_earliest_reset_still_to_come(ledger: Ledger) -> None:
+    first, _ = _claim(ledger, "a" * 64)
+    second, _ = _claim(ledger, "b" * 64)
+    elsewhere, _ = _claim(ledger, "c" * 64, vendor="rebilly")
+    ledger.mark_deferred(first.id, RESET, "HTTP 429")
+    ledger.mark_deferred(second.id, RESET + timedelta(hours=1), "HTTP 429")
+    ledger.mark_deferred(elsewhere.id, RESET + timedelta(hours=5), "HTTP 429")
+    assert ledger.quota_spent_until("enterpret", RESET - timedelta(hours=1)) == RESET
+    assert ledger.quota_spent_until("enterpret", RESET) == RESET + timedelta(hours=1)
+    assert ledger.quota_spent_until("enterpret", RESET + timedelta(hours=1)) is None
+    assert ledger.quota_spent_until("hienergy", RESET) is None
+
+
 def test_history_files_and_ingestion_are_recorded(ledger: Ledger) -> None:
     job, _ = _claim(ledger)
     ledger.mark_submitted(job.id, "async-9")

@@ -310,7 +310,7 @@ def test_a_ledger_at_0004_gains_sub_window_parents_and_keeps_its_jobs(ledger_url
 
     ledger = Ledger(ledger_url)
 
-    assert _revision(ledger_url) == schema.head() == "0005"
+    assert _revision(ledger_url) == schema.head()
     assert _schema_drift(ledger_url) == []
     assert [(j.id, j.state, j.parent_id) for j in ledger.jobs()] == [
         (1, JobState.INGESTED, None),
@@ -349,4 +349,55 @@ def test_a_ledger_at_0004_gains_sub_window_parents_and_keeps_its_jobs(ledger_url
     assert "parent_id" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 4
+    engine.dispose()
+
+
+def test_a_ledger_at_0005_gains_deferred_submits_and_keeps_its_jobs(ledger_url: str) -> None:
+    _first_release_database(ledger_url)
+    _migrate(ledger_url, command.stamp, schema.FIRST_RELEASE)
+    _migrate(ledger_url, command.upgrade, "0005")
+    engine = _engine(ledger_url)
+    assert "not_before" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
+    engine.dispose()
+
+    ledger = Ledger(ledger_url)
+
+    assert _revision(ledger_url) == schema.head() == "0006"
+    assert _schema_drift(ledger_url) == []
+    assert [(j.id, j.state, j.not_before) for j in ledger.jobs()] == [
+        (1, JobState.INGESTED, None),
+        (2, JobState.RUNNING, None),
+    ]
+    # A submit refused until the vendor's quota resets: deferred, due once the reset has come.
+    job, mine = ledger.claim(
+        vendor="enterpret",
+        export="feedback_daily",
+        partition_key="2024-03-03",
+        partitioned=True,
+        window=(datetime(2024, 3, 3, tzinfo=UTC), datetime(2024, 3, 4, tzinfo=UTC)),
+        fingerprint="c" * 64,
+        body={"pageSize": 100},
+        window_fixed=True,
+        run_id="run-deferred",
+    )
+    assert mine
+    resets = datetime(2024, 3, 3, 14, tzinfo=UTC)
+    deferred = ledger.mark_deferred(job.id, resets, "HTTP 429: quota spent")
+    assert (deferred.state, deferred.not_before, deferred.deferrals) == (
+        JobState.DEFERRED,
+        resets,
+        1,
+    )
+    before = resets.replace(hour=12)
+    assert ledger.quota_spent_until("enterpret", before) == resets
+    assert ledger.due_deferred("enterpret", before) == []
+    assert [j.id for j in ledger.due_deferred("enterpret", resets)] == [job.id]
+    assert ledger.quota_spent_until("enterpret", resets) is None
+
+    # Down again: the column goes, the jobs stay.
+    _migrate(ledger_url, command.downgrade, "0005")
+    engine = _engine(ledger_url)
+    assert "not_before" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 3
     engine.dispose()
