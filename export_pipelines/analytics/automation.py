@@ -35,8 +35,9 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
         target=dg.AssetSelection.key_prefixes(["analytics"]),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=TICK_SECONDS,
-        # One run per partition, launched by the sensor itself, rather than a backfill that
-        # waits for the backfill daemon's own loop.
-        emit_backfills=False,
+        # A tick that finds one partition to do launches its run itself; one that finds many (a
+        # backfill of the exports landed) emits a backfill, which the backfill daemon runs in
+        # ranges of the assets' BackfillPolicy: a year is a dozen runs, not 365.
+        emit_backfills=True,
         description="Materializes every analytics partition whose export partitions landed.",
     )

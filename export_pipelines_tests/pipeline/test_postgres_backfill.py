@@ -6,13 +6,15 @@ The backfill is added to the instance as the UI adds one (a ``PartitionBackfill`
 assets over a partition range); from there everything is the daemon's: it launches the request
 runs through the QueuedRunCoordinator, each over a range of up to ``partitions_per_run``
 partitions (the assets' ``BackfillPolicy``), and the sensors poll and launch raw+table runs over
-the ranges of adjacent partitions that finished together. The sandbox holds the first submits
+the ranges of adjacent partitions that finished together (the analytics' automation is stopped:
+it follows in ranges too, covered elsewhere). The sandbox holds the first submits
 for a few seconds, so runs of one vendor would overlap at the vendor if the pool let them, and
 answers one Enterpret submit in twenty with a 429 asking for a second's wait; its in-flight
 meter says how many submits each vendor ever served at once.
 """
 
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from dagster._core.definitions.selector import (
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
 from export_pipelines import settings
+from export_pipelines.analytics.automation import SENSOR_NAME as AUTOMATION_SENSOR
 from export_pipelines.demo import processes
 from export_pipelines.ledger import JobState, Ledger
 from export_pipelines.pipeline import keys
@@ -210,6 +213,7 @@ def test_a_years_backfill_on_postgres_runs_in_ranges_keeps_each_vendors_pool_and
                 "-w",
                 str(PROJECT / "workspace.yaml"),
             ]
+            _stop_the_analytics(env)
             with processes.running(daemon_args, env=env, log_path=log_path, cwd=PROJECT) as daemon:
                 backfill_id = _add_backfill(project, instance)
                 deadline = time.monotonic() + GIVE_UP_SECONDS
@@ -297,6 +301,26 @@ def test_a_years_backfill_on_postgres_runs_in_ranges_keeps_each_vendors_pool_and
                 )
         whole_year = expected_ids(project.sandbox, day(year[0]), day(year[-1]) + timedelta(days=1))
         assert sorted(landed_ids) == sorted(whole_year) and len(whole_year) > 6000
+
+
+def _stop_the_analytics(env: dict[str, str]) -> None:
+    """Stop the analytics' automation sensor, as a user can in the UI: its ranges of a year's
+    partitions are another two dozen runs (``analytics/test_daemon_automation.py`` covers it)."""
+    subprocess.run(
+        [
+            processes.dagster_executable("dagster"),
+            "sensor",
+            "stop",
+            AUTOMATION_SENSOR,
+            "-w",
+            str(PROJECT / "workspace.yaml"),
+        ],
+        env=env,
+        cwd=PROJECT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def _run_partitions(run: dg.DagsterRun) -> list[str]:
