@@ -25,6 +25,9 @@ SPLIT_OF_TAG = "export_pipelines/split_of"
 #: Run tag of a request run the status sensor launched to submit a deferred job (the vendor's
 #: quota was spent) once its ``not_before`` has come: the ledger job it submits.
 DEFERRED_OF_TAG = "export_pipelines/deferred_of"
+#: Run tag of a request run over a range of partitions whose jobs were deferred together: their
+#: ledger jobs (for the record: the run's claims take them up as any run of those partitions would).
+DEFERRED_JOBS_TAG = "export_pipelines/deferred_jobs"
 
 #: Name of the asset check on every export table.
 ROWS_CHECK = "rows_match_vendor_files"
@@ -86,6 +89,11 @@ def deferred_run_key(vendor: str, ledger_job_id: int, deferrals: int) -> str:
     """One submit per deferral of a ledger job: a job deferred again (the quota was still spent)
     is asked once more, under the next key."""
     return f"{vendor}-deferred-{ledger_job_id}-{deferrals}"
+
+
+def deferred_batch_run_key(vendor: str, ledger_job_ids: list[int], deferrals: int) -> str:
+    """One submit run per stretch of adjacent deferred jobs and deferral."""
+    return f"{vendor}-deferred-{'-'.join(map(str, ledger_job_ids))}-{deferrals}"
 
 
 def split_run_key(vendor: str, ledger_job_id: int) -> str:

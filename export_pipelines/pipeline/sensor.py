@@ -139,9 +139,32 @@ def _adjacent(before: JobRecord, after: JobRecord) -> bool:
     return (
         before.partitioned
         and after.partitioned
+        and before.parent_id is None
+        and after.parent_id is None
         and before.window_end is not None
         and before.window_end == after.window_start
     )
+
+
+def stretches(context: dg.SensorEvaluationContext, jobs: list[JobRecord]) -> list[list[JobRecord]]:
+    """``jobs`` in runs of adjacent partitions of one export, each at most the export's
+    partitions per run; a job that cannot share a range (unpartitioned, a sub-window job) alone."""
+    groups = []
+    by_export: dict[tuple[str, str], list[JobRecord]] = {}
+    for job in jobs:
+        by_export.setdefault((job.vendor, job.export), []).append(job)
+    for (vendor, export), group in by_export.items():
+        most = _partitions_per_run(context, vendor, export)
+        group.sort(key=lambda job: (job.window_start or _NO_WINDOW, job.id))
+        stretch: list[JobRecord] = []
+        for job in group:
+            if stretch and not (len(stretch) < most and _adjacent(stretch[-1], job)):
+                groups.append(stretch)
+                stretch = []
+            stretch.append(job)
+        if stretch:
+            groups.append(stretch)
+    return groups
 
 
 def first_ingest_requests(
@@ -151,23 +174,10 @@ def first_ingest_requests(
     of one export (a backfill's jobs finish together), up to the export's partitions per run;
     one run per job otherwise. A run costs a process loading the code location, so a year of
     daily partitions is a dozen runs rather than 365."""
-    requests = []
-    by_export: dict[tuple[str, str], list[JobRecord]] = {}
-    for job in jobs:
-        by_export.setdefault((job.vendor, job.export), []).append(job)
-    for (vendor, export), group in by_export.items():
-        most = _partitions_per_run(context, vendor, export)
-        forms = export_forms(context, group[0])
-        group.sort(key=lambda job: (job.window_start or _NO_WINDOW, job.id))
-        stretch: list[JobRecord] = []
-        for job in group:
-            if stretch and not (len(stretch) < most and _adjacent(stretch[-1], job)):
-                requests.append(_stretch_request(stretch, forms))
-                stretch = []
-            stretch.append(job)
-        if stretch:
-            requests.append(_stretch_request(stretch, forms))
-    return requests
+    return [
+        _stretch_request(stretch, export_forms(context, stretch[0]))
+        for stretch in stretches(context, jobs)
+    ]
 
 
 _NO_WINDOW = datetime.min.replace(tzinfo=UTC)
@@ -359,16 +369,36 @@ def _due_deferred(
     context: dg.SensorEvaluationContext, ledger: Ledger, vendor: str, now: datetime
 ) -> list[dg.RunRequest]:
     """A request run for each deferred job whose ``not_before`` has come, keyed by the job and
-    its deferrals: asked once, and once more only if that submit is deferred again."""
+    its deferrals: asked once, and once more only if that submit is deferred again. Adjacent
+    partitions deferred together (a backfill that met the spent quota) are asked for in one run
+    over their range, whose claims take the deferred jobs up again."""
     requests = []
-    for job in ledger.due_deferred(vendor, now):
-        assert job.not_before is not None
+    for stretch in stretches(context, ledger.due_deferred(vendor, now)):
+        first, last = stretch[0], stretch[-1]
+        assert first.not_before is not None
         context.log.info(
-            f"{vendor} ledger job {job.id} (partition {job.partition_key}) was deferred until "
-            f"{job.not_before:%Y-%m-%d %H:%M:%S} UTC (quota spent): asking for its submit"
+            f"{vendor} ledger job(s) {', '.join(str(job.id) for job in stretch)} (partitions "
+            f"{first.partition_key}…{last.partition_key}) were deferred until "
+            f"{first.not_before:%Y-%m-%d %H:%M:%S} UTC (quota spent): asking for their submit"
         )
-        run_key = keys.deferred_run_key(vendor, job.id, job.deferrals)
-        requests.append(recovery.request_run(job, run_key, keys.DEFERRED_OF_TAG))
+        if len(stretch) == 1:
+            run_key = keys.deferred_run_key(vendor, first.id, first.deferrals)
+            requests.append(recovery.request_run(first, run_key, keys.DEFERRED_OF_TAG))
+            continue
+        ids = [job.id for job in stretch]
+        requests.append(
+            dg.RunRequest(
+                run_key=keys.deferred_batch_run_key(
+                    vendor, ids, max(job.deferrals for job in stretch)
+                ),
+                asset_selection=[keys.request_key(vendor, first.export)],
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: first.partition_key,
+                    ASSET_PARTITION_RANGE_END_TAG: last.partition_key,
+                    keys.DEFERRED_JOBS_TAG: ",".join(map(str, ids)),
+                },
+            )
+        )
     return requests
 
 

@@ -131,7 +131,12 @@ def _run(project: Project, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
 
 
 def _deferred_requests(result: Any) -> list[dg.RunRequest]:
-    return [r for r in result.run_requests or [] if keys.DEFERRED_OF_TAG in r.tags]
+    """The tick's request runs for deferred jobs: of one job, or of a range of them."""
+    return [
+        r
+        for r in result.run_requests or []
+        if keys.DEFERRED_OF_TAG in r.tags or keys.DEFERRED_JOBS_TAG in r.tags
+    ]
 
 
 def test_a_submit_refused_for_hours_is_deferred_and_its_run_succeeds(project: Project) -> None:
@@ -204,16 +209,25 @@ def test_the_sensor_submits_each_deferred_job_once_its_time_has_come_and_it_land
 
     _reset_passed(project, *jobs)
     due = _tick(project, "enterpret", _enterpret(project))
-    requests = _deferred_requests(due)
-    assert requests == due.run_requests
-    assert [(r.run_key, r.partition_key, r.tags[keys.DEFERRED_OF_TAG]) for r in requests] == [
-        (keys.deferred_run_key("enterpret", job.id, 1), job.partition_key, str(job.id))
-        for job in jobs
-    ]
-    assert all(list(r.asset_selection or []) == [REQUEST] for r in requests)
+    # The two days are adjacent: one request run over both, as a backfill's would be.
+    [request] = _deferred_requests(due)
+    assert [request] == due.run_requests
+    ids = [job.id for job in jobs]
+    assert request.run_key == keys.deferred_batch_run_key("enterpret", ids, 1)
+    assert request.tags[keys.DEFERRED_JOBS_TAG] == ",".join(map(str, ids))
+    assert (
+        request.tags["dagster/asset_partition_range_start"],
+        request.tags["dagster/asset_partition_range_end"],
+    ) == (days[0], days[-1])
+    assert list(request.asset_selection or []) == [REQUEST]
 
-    for request in requests:
-        assert _said(_run(project, request))["action"] == "submitted"
+    result = _run(project, request)
+    assert result.success
+    actions = {
+        event.materialization.partition: event.materialization.metadata["action"].value
+        for event in result.get_asset_materialization_events()
+    }
+    assert actions == dict.fromkeys(days, "submitted")
     for job, partition in zip(jobs, days, strict=True):
         submitted = project.ledger().get(job.id)  # the same ledger job, taken up again
         assert submitted.state in (JobState.RUNNING, JobState.COMPLETED)
