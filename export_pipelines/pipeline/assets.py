@@ -151,29 +151,20 @@ def _asked_again(
             run_id=context.run.run_id,
             run_finished=run_finished,
         )
-    if keys.RESUBMIT_OF_TAG in tags:
-        failed = ledger.get(int(tags[keys.RESUBMIT_OF_TAG]))
-        return submit_or_adopt(
-            spec,
-            Target(failed.partition_key, failed.partitioned, window_of(failed)),
-            ledger=ledger,
-            client=client,
-            run_id=context.run.run_id,
-            run_finished=run_finished,
-            parent_id=failed.parent_id,
-            replaces=failed.id,
-        )
-    if keys.DEFERRED_OF_TAG in tags:
-        deferred = ledger.get(int(tags[keys.DEFERRED_OF_TAG]))
-        return submit_or_adopt(
-            spec,
-            Target(deferred.partition_key, deferred.partitioned, window_of(deferred)),
-            ledger=ledger,
-            client=client,
-            run_id=context.run.run_id,
-            run_finished=run_finished,
-            parent_id=deferred.parent_id,
-        )
+    for tag in (keys.RESUBMIT_OF_TAG, keys.DEFERRED_OF_TAG):
+        if tag in tags:
+            earlier = ledger.get(int(tags[tag]))
+            return submit_or_adopt(
+                spec,
+                Target(earlier.partition_key, earlier.partitioned, window_of(earlier)),
+                ledger=ledger,
+                client=client,
+                run_id=context.run.run_id,
+                run_finished=run_finished,
+                parent_id=earlier.parent_id,
+                # A resubmission supersedes the failed job; a deferred job is taken up again.
+                replaces=earlier.id if tag == keys.RESUBMIT_OF_TAG else None,
+            )
     return None
 
 
