@@ -35,7 +35,8 @@ MAX_ROW_BYTES = 32 << 20
 
 class RowCutter:
     """Reads ``stream`` in steps of ``run_bytes`` and hands out the header row, then runs of
-    whole rows. Not thread-safe: one thread reads it (the prefetch thread)."""
+    whole rows. One thread at a time uses it (the header is read before the runs are handed to
+    the prefetch thread)."""
 
     def __init__(
         self,
@@ -95,6 +96,8 @@ class RowCutter:
         return prefixed(head, self._stream)
 
     def _read(self) -> bool:
+        if self._eof:
+            return False
         data = self._stream.read(self._run_bytes)
         if not data:
             self._eof = True

@@ -269,3 +269,17 @@ def test_delimiter_and_quote_char_of_the_format(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(out.getvalue())
     assert _read(path, Csv(delimiter=";", quote_char="'")) == records
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_other_encodings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, encoding: str) -> None:
+    """A Windows code page is cut like UTF-8; UTF-16, whose characters' bytes may hold a quote
+    or a newline byte, is read by the streaming reader."""
+    monkeypatch.setattr(csvcut, "RUN_BYTES", 64)
+    records = _events(300, note=lambda i: ["café", 'dit "oui"', "deux\nlignes", "Ģ"][i % 4])
+    if encoding == "cp1252":
+        records = [{**r, "note": r["note"].replace("Ģ", "€")} for r in records]
+    path = tmp_path / "events.csv"
+    rows = [NAMES] + [[r["id"], r["count"], r["note"]] for r in records]
+    path.write_bytes(_document(rows).decode().encode(encoding))
+    assert _read(path, Csv(encoding=encoding)) == records
