@@ -3,9 +3,10 @@
 The header row is read once, by Python's ``csv`` module (repeated names kept apart as
 ``name\\x002``). The rows after it are cut into runs of a few MB at row ends (:mod:`.csvcut`) and
 each run is parsed by pyarrow's multi-threaded ``read_csv`` against the declared column types, on
-a helper thread (:mod:`.prefetch`) while the last run is converted and written: pyarrow's
-streaming reader, which reads the rest of a file whose quotes the cutting cannot trust, parses one
-block at a time and so kept one of two cores busy. Both readers get the same options.
+a helper thread (:mod:`.prefetch`) while the last run is converted and written. pyarrow's
+streaming reader parses one block at a time (it kept about one of two cores busy on the bench's
+gzip CSV); it still reads, with the same options, what the cutting cannot: the rest of a file
+from a quote where RFC 4180 puts none, or from a row longer than 32 MB, and UTF-16 files.
 
 pyarrow names neither the row nor (usefully) the value that does not fit its column. A run that
 fails is parsed again with that column as text, and the conversion to the declared type
