@@ -1,7 +1,7 @@
 """Raw vendor files → Arrow record batches of a declared :class:`TableSchema`, through C readers.
 
 One reader per format, each streaming: CSV (plain or gzip; delimiter, quoting, repeated header
-names kept apart) and JSON (JSON Lines, a top-level array, an array under a key, JSON:API) through
+names kept apart; cut into runs of whole rows, :mod:`.csvread`) and JSON (JSON Lines, a top-level array, an array under a key, JSON:API) through
 pyarrow's multi-threaded C readers; XLSX through fastexcel (Rust calamine straight to Arrow,
 :mod:`.xlsxread`); XML, which has no Arrow reader, through a streaming parser (defusedxml over
 expat) with values gathered by column and converted by Arrow, a chunk of rows at a time. Compression and ZIP archives are handled below every format
@@ -13,23 +13,21 @@ that does not fit its column fails the file with its row and column; a non-nulla
 likewise; ISO timestamps need a zone offset (a naive time is ambiguous, so refused).
 """
 
-import csv
 import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 import pyarrow.json as pj
 
 from export_pipelines.normalize import arrowops
-from export_pipelines.normalize.convert import conform, rescue_columns, rescue_rows, unique_keys
-from export_pipelines.normalize.errors import NormalizeError, shown
+from export_pipelines.normalize.convert import conform, rescue_rows
+from export_pipelines.normalize.csvread import Csv, CsvConversion, csv_batches
+from export_pipelines.normalize.errors import NormalizeError
 from export_pipelines.normalize.jsonread import parse_json_lines, parse_records
 from export_pipelines.normalize.jsonscan import Run
 from export_pipelines.normalize.prefetch import prefetch
@@ -38,20 +36,6 @@ from export_pipelines.normalize.source import DEFAULT_LIMITS, Limits, Part, open
 from export_pipelines.normalize.xlsxread import sheet_batches
 
 _XML_ROWS = 10_000
-#: pyarrow's streaming CSV reader reads up to 32 blocks ahead of the parse on its I/O thread when
-#: the input (decompression) is faster than parsing and writing: with 4 MB blocks that is 200 MB
-#: more peak RSS on the bench's gzip CSV (415 MB in all), with 1 MB blocks 70 MB (250 MB), for
-#: the same CPU time.
-_CSV_BLOCK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Csv:
-    delimiter: str = ","
-    quote_char: str = '"'
-    #: Quoted values may hold line breaks (slower to parse; turn off for files known not to).
-    newlines_in_values: bool = True
-    encoding: str = "utf8"
 
 
 @dataclass(frozen=True)
@@ -114,12 +98,14 @@ class TabularNormalizer:
                 yield part.label, self._part(path, part)
 
     def _csv_again(
-        self, path: Path, label: str, fmt: Csv, failed: "_CsvConversion"
+        self, path: Path, label: str, fmt: Csv, failed: CsvConversion
     ) -> Iterator[pa.RecordBatch]:
         with open_parts(path, self.limits) as parts:
             for part in parts:
                 if part.label == label:
-                    yield from _csv(part, self.table, fmt, as_text={failed.key}, skip=failed.rows)
+                    yield from csv_batches(
+                        part, self.table, fmt, as_text={failed.key}, skip=failed.rows
+                    )
                     raise failed.error
         raise failed.error
 
@@ -127,10 +113,11 @@ class TabularNormalizer:
         fmt = self.format
         if isinstance(fmt, Csv):
             try:
-                yield from _csv(part, self.table, fmt)
-            except _CsvConversion as failed:
-                # Rare path: pyarrow names neither the row nor (usefully) the value. Read the
-                # part again with that column as text; the conversion then names the row.
+                yield from csv_batches(part, self.table, fmt)
+            except CsvConversion as failed:
+                # Rare path (a file read by pyarrow's streaming reader, :mod:`.csvread`): pyarrow
+                # names neither the row nor (usefully) the value. Read the part again with that
+                # column as text; the conversion then names the row.
                 yield from self._csv_again(path, part.label, fmt, failed)
         elif isinstance(fmt, Xml):
             yield from _xml(part, self.table, fmt)
@@ -138,140 +125,6 @@ class TabularNormalizer:
             yield from _xlsx(part, self.table, fmt, self.limits)
         else:
             yield from _json(part, self.table, fmt)
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-
-class _Prefixed(io.RawIOBase):
-    """``head`` then the rest of ``stream``: the header was read ahead to name the columns."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = memoryview(head)
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._head.nbytes:
-            n = min(len(buffer), self._head.nbytes)
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _header(head: bytes, fmt: Csv, label: str) -> list[str]:
-    text = head.decode(fmt.encoding, errors="replace").lstrip("\ufeff")
-    try:
-        return next(
-            csv.reader(io.StringIO(text), delimiter=fmt.delimiter, quotechar=fmt.quote_char)
-        )
-    except StopIteration:
-        raise NormalizeError(label, reason="is empty: no header row") from None
-
-
-class _CsvConversion(Exception):
-    def __init__(self, key: str, rows: int, error: NormalizeError) -> None:
-        self.key, self.rows, self.error = key, rows, error
-
-
-def _csv(
-    part: Part,
-    table: TableSchema,
-    fmt: Csv,
-    as_text: frozenset[str] | set[str] = frozenset(),
-    skip: int = 0,
-) -> Iterator[pa.RecordBatch]:
-    """``skip``: rows already yielded by a first pass (read again, not yielded twice)."""
-    head = part.stream.read(1 << 20)
-    keys = unique_keys(_header(head, fmt, part.label))
-    missing = [c.source or c.name for c in table.columns if c.key not in keys]
-    if missing:
-        raise NormalizeError(
-            part.label, "header", ", ".join(missing), reason="declared but missing from the header"
-        )
-    extras = [k for k in keys if not table.known(k)]
-    if extras and table.extra == "error":
-        raise NormalizeError(
-            part.label,
-            "header",
-            ", ".join(e.replace("\x00", "#") for e in extras),
-            reason="not declared by the export's schema",
-        )
-    by_key = {c.key: c for c in table.columns}
-    types = {
-        key: pa.string()
-        if key not in by_key or by_key[key].epoch or key in as_text
-        else by_key[key].type
-        for key in keys
-    }
-    stream = io.BufferedReader(_Prefixed(head, part.stream), 1 << 20)
-    reader: pcsv.CSVStreamingReader | None = None
-    row = 1
-    while True:
-        try:
-            if reader is None:
-                reader = _open_csv(stream, keys, types, fmt)
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowInvalid as exc:
-            error, key = _csv_error(part.label, str(exc), keys, by_key, row)
-            if key is None or key in as_text:
-                raise error from None
-            raise _CsvConversion(key, row - 1, error) from None
-        raw = pa.Table.from_batches([batch])
-        converted = conform(raw, table, part.label, row, "row", rescue_columns(raw, extras))
-        if row - 1 + batch.num_rows > skip:
-            yield converted.slice(max(0, skip - (row - 1)))
-        row += batch.num_rows
-
-
-def _open_csv(
-    stream: BinaryIO, keys: list[str], types: dict[str, pa.DataType], fmt: Csv
-) -> pcsv.CSVStreamingReader:
-    return pcsv.open_csv(
-        stream,
-        read_options=pcsv.ReadOptions(
-            column_names=keys, skip_rows=1, block_size=_CSV_BLOCK, encoding=fmt.encoding
-        ),
-        parse_options=pcsv.ParseOptions(
-            delimiter=fmt.delimiter,
-            quote_char=fmt.quote_char,
-            newlines_in_values=fmt.newlines_in_values,
-        ),
-        convert_options=pcsv.ConvertOptions(
-            column_types=types,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-            null_values=[""],
-        ),
-    )
-
-
-def _csv_error(
-    label: str, message: str, keys: list[str], by_key: dict[str, Column], row: int
-) -> tuple[NormalizeError, str | None]:
-    """pyarrow names the column by number and the block's rows not at all: say it plainly."""
-    import re
-
-    match = re.match(r"In CSV column #(\d+): (.*)", message, re.DOTALL)
-    if not match:
-        return NormalizeError(label, f"from row {row} on", reason=message), None
-    key = keys[int(match.group(1))]
-    column = by_key[key].name if key in by_key else key
-    bad = re.search(r"invalid value '(.*)'", match.group(2))
-    reason = match.group(2)
-    where = f"a row from row {row} on"
-    if bad:
-        reason = (
-            f"{shown(bad.group(1))} does not fit {by_key[key].type if key in by_key else 'string'}"
-        )
-    return NormalizeError(label, where, column, reason=reason), key
 
 
 # --- JSON -----------------------------------------------------------------------------------
