@@ -64,10 +64,9 @@ def test_the_daemon_sensor_finishes_what_the_request_started(project: Project) -
             time.sleep(0.5)
 
     sensor_runs = instance.get_runs(filters=sensor_filter)
-    assert len(sensor_runs) == len(PARTITIONS)
-    assert {r.tags["dagster/run_key"] for r in sensor_runs} == {
-        keys.ingest_run_key("enterpret", j.id) for j in jobs
-    }
+    # One raw+table run per job, or one over adjacent partitions finishing in the same tick.
+    ingested = [job_id for r in sensor_runs for job_id in keys.ingested_jobs(r.tags)]
+    assert sorted(ingested) == sorted(j.id for j in jobs)
     assert all(r.status is dg.DagsterRunStatus.SUCCESS for r in sensor_runs)
     assert len(project.sandbox.enterpret.jobs()) >= len(PARTITIONS)
     for job in jobs:
