@@ -28,7 +28,8 @@ typecheck: install
 	$(BIN)/mypy
 
 # Three workers on two cores: most tests wait on sockets, daemon ticks and subprocesses. The
-# heavy tests (whole systems for minutes each) are scheduled first; `make test-heavy` runs them.
+# heavy tests (whole systems for minutes each) are scheduled first, one after another on one
+# worker; `make test-heavy` runs them alone.
 test: lint typecheck
 	$(BIN)/pytest -n 3 --dist loadgroup --durations=30
 

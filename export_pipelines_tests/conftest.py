@@ -10,9 +10,10 @@ from export_pipelines_tests.services import postgres_schema
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The whole-system tests (``heavy``: minutes each) first, so that the two workers of
-    ``make test`` start them at once and finish together, rather than one worker starting a
-    five-minute test when the other has nothing left to do."""
+    """The whole-system tests (``heavy``: minutes each) first and on one worker, one after the
+    other: run at once on two cores they starve each other's daemons (a demo of a minute took
+    eighteen beside the year's backfill), while the other workers take the many short tests.
+    Each heavy test is marked ``xdist_group("heavy")`` itself, which ``--dist loadgroup`` reads."""
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 

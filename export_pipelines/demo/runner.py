@@ -152,10 +152,13 @@ def _wait(
             failed_runs = _runs_failed(instance, job)
             if (job.state in _FINAL and not _runs_active(instance, job)) or failed_runs:
                 pending.discard(job_id)
-                if job.state is not JobState.INGESTED:
+                if failed_runs:
+                    yield (
+                        f"ledger job {job_id} ({job.state.value}): run {failed_runs[0]} failed; "
+                        "see its log in the Dagster home"
+                    )
+                elif job.state is not JobState.INGESTED:
                     yield f"ledger job {job_id} ended {job.state.value}: {job.error or ''}"
-                elif failed_runs:
-                    yield f"ledger job {job_id}: run {failed_runs[0]} failed"
         if pending and time.monotonic() > deadline:
             for job_id in sorted(pending):
                 yield f"ledger job {job_id} still {ledger.get(job_id).state.value} after {timeout}s"

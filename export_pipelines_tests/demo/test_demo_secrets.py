@@ -28,6 +28,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.xdist_group("heavy")
 @pytest.mark.timeout(1800)  # the demo is minutes; its subprocess is given up on after 1,500 s
 def test_the_demo_lands_everything_and_leaks_no_vendor_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -72,3 +72,14 @@ def expected_ids(
 
 def parquet_ids(path: Path) -> list[str]:
     return pq.read_table(path, columns=["id"]).column("id").to_pylist()
+
+
+def run_partitions(run: dg.DagsterRun, in_order: list[str]) -> list[str]:
+    """The partition keys a run worked on: its one partition, or each of its range's (a run of a
+    ranged backfill or of the status sensor's adjacent jobs), ``in_order`` being the export's."""
+    key = run.tags.get("dagster/partition")
+    if key is not None:
+        return [key]
+    start = run.tags["dagster/asset_partition_range_start"]
+    end = run.tags["dagster/asset_partition_range_end"]
+    return in_order[in_order.index(start) : in_order.index(end) + 1]

@@ -44,7 +44,7 @@ from export_pipelines.sandbox.hienergy import SANDBOX_VENDOR as HIENERGY_SANDBOX
 from export_pipelines.sandbox.server import SandboxServer
 from export_pipelines_tests.hienergy_truth import expected_rows, row_differences, table_rows
 from export_pipelines_tests.pipeline.conftest import PROJECT, Project
-from export_pipelines_tests.pipeline.helpers import day, expected_ids, parquet_ids
+from export_pipelines_tests.pipeline.helpers import day, expected_ids, parquet_ids, run_partitions
 from export_pipelines_tests.sandbox_setup import hienergy_config, sandbox_config
 from export_pipelines_tests.services import postgres_database, postgres_schema
 
@@ -169,6 +169,7 @@ IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 @pytest.mark.postgres
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.xdist_group("heavy")
 @pytest.mark.timeout(GIVE_UP_SECONDS + 300)
 def test_a_years_backfill_on_postgres_runs_in_ranges_keeps_each_vendors_pool_and_lands_once(
     project: Project, monkeypatch: pytest.MonkeyPatch
@@ -324,12 +325,6 @@ def _stop_the_analytics(env: dict[str, str]) -> None:
 
 
 def _run_partitions(run: dg.DagsterRun) -> list[str]:
-    """The partition keys a run worked on: its one partition, or each of its range's."""
-    key = run.tags.get("dagster/partition")
-    if key is not None:
-        return [key]
-    start = run.tags["dagster/asset_partition_range_start"]
-    end = run.tags["dagster/asset_partition_range_end"]
+    start = run.tags.get("dagster/partition") or run.tags["dagster/asset_partition_range_start"]
     vendor = next(v for v in EXPORTS if start in _partitions(v))
-    days = _partitions(vendor)
-    return days[days.index(start) : days.index(end) + 1]
+    return run_partitions(run, _partitions(vendor))

@@ -68,7 +68,9 @@ def test_expired_url_is_403_and_a_new_fetch_hands_out_working_urls() -> None:
     config = SandboxConfig(
         port=0,
         enterpret=EnterpretSandboxConfig(
-            record_count=1000, completion_delay_seconds=0, file_url_ttl_seconds=1
+            record_count=1000,
+            completion_delay_seconds=0,
+            file_url_ttl_seconds=5,  # a loaded machine takes over 1 s
         ),
     )
     with SandboxServer(config) as server:
