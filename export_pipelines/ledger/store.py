@@ -861,17 +861,12 @@ class Ledger:
     def awaiting_launch(self, vendor: str) -> list[JobRecord]:
         """Completed jobs for which no raw+table run was ever requested (a callback vendor's
         deliveries, recorded by the receiver while the sensor may not be running)."""
-        with self._session() as session:
-            jobs = session.scalars(
-                _with_history(select(ExportJob))
-                .where(
-                    ExportJob.vendor == vendor,
-                    ExportJob.state == JobState.COMPLETED.value,
-                    ExportJob.ingest_attempt == 0,
-                )
-                .order_by(ExportJob.id)
-            ).all()
-            return [_snapshot(j) for j in jobs]
+        return self._jobs_where(
+            ExportJob.vendor == vendor,
+            ExportJob.state == JobState.COMPLETED.value,
+            ExportJob.ingest_attempt == 0,
+            order_by=(ExportJob.id,),
+        )
 
     # --- download and ingestion -------------------------------------------------------------
 
@@ -937,6 +932,14 @@ class Ledger:
         with self._session() as session:
             return _snapshot(self._job(session, job_id))
 
+    def _jobs_where(self, *conditions: Any, order_by: tuple[Any, ...]) -> list[JobRecord]:
+        """The jobs that meet every condition, in ``order_by``'s order, with their history."""
+        with self._session() as session:
+            rows = session.scalars(
+                _with_history(select(ExportJob)).where(*conditions).order_by(*order_by)
+            ).all()
+            return [_snapshot(row) for row in rows]
+
     def _tree(self, job: JobRecord) -> dict[int, JobRecord]:
         """Every job of ``job``'s partition (a split tree never leaves its partition)."""
         with self._session() as session:
@@ -993,31 +996,21 @@ class Ledger:
 
     def in_flight(self, vendor: str) -> list[JobRecord]:
         """Jobs the vendor is working on, least recently polled first (a fair backlog)."""
-        with self._session() as session:
-            jobs = session.scalars(
-                _with_history(select(ExportJob))
-                .where(
-                    ExportJob.vendor == vendor,
-                    ExportJob.state == JobState.RUNNING.value,
-                    ExportJob.vendor_job_id.is_not(None),
-                )
-                .order_by(ExportJob.last_polled_at.asc().nulls_first(), ExportJob.id)
-            ).all()
-            return [_snapshot(j) for j in jobs]
+        return self._jobs_where(
+            ExportJob.vendor == vendor,
+            ExportJob.state == JobState.RUNNING.value,
+            ExportJob.vendor_job_id.is_not(None),
+            order_by=(ExportJob.last_polled_at.asc().nulls_first(), ExportJob.id),
+        )
 
     def due_deferred(self, vendor: str, now: datetime) -> list[JobRecord]:
         """A vendor's deferred jobs whose ``not_before`` has come (``<= now``), earliest first."""
-        with self._session() as session:
-            jobs = session.scalars(
-                _with_history(select(ExportJob))
-                .where(
-                    ExportJob.vendor == vendor,
-                    ExportJob.state == JobState.DEFERRED.value,
-                    ExportJob.not_before <= now,
-                )
-                .order_by(ExportJob.not_before, ExportJob.id)
-            ).all()
-            return [_snapshot(j) for j in jobs]
+        return self._jobs_where(
+            ExportJob.vendor == vendor,
+            ExportJob.state == JobState.DEFERRED.value,
+            ExportJob.not_before <= now,
+            order_by=(ExportJob.not_before, ExportJob.id),
+        )
 
     def quota_spent_until(self, vendor: str, now: datetime) -> datetime | None:
         """The earliest ``not_before`` after ``now`` of a vendor's deferred jobs: until then its
@@ -1034,16 +1027,11 @@ class Ledger:
     def awaiting_ingest(self, vendor: str) -> list[JobRecord]:
         """Finished jobs not yet in the lake: completed (to download) or downloaded (to
         normalize)."""
-        with self._session() as session:
-            jobs = session.scalars(
-                _with_history(select(ExportJob))
-                .where(
-                    ExportJob.vendor == vendor,
-                    ExportJob.state.in_([JobState.COMPLETED.value, JobState.DOWNLOADED.value]),
-                )
-                .order_by(ExportJob.id)
-            ).all()
-            return [_snapshot(j) for j in jobs]
+        return self._jobs_where(
+            ExportJob.vendor == vendor,
+            ExportJob.state.in_([JobState.COMPLETED.value, JobState.DOWNLOADED.value]),
+            order_by=(ExportJob.id,),
+        )
 
     def latest(
         self, vendor: str, export: str, partition_key: str | None = None

@@ -21,6 +21,7 @@ value holds a line break) every newline ends a row, as pyarrow's reader then ass
 """
 
 import io
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -61,16 +62,7 @@ class RowCutter:
     def header(self) -> bytes | None:
         """The first row's bytes with its line end (``b""`` for an empty stream), or None when
         its quotes cannot be trusted (:attr:`stopped`)."""
-        while True:
-            end = self._first_row_end(self._pending)
-            if end >= 0:
-                head, self._pending = self._pending[: end + 1], self._pending[end + 1 :]
-                return head
-            if not self._more():
-                if self.stopped:
-                    return None
-                head, self._pending = self._pending, b""
-                return head
+        return self._take(self._first_row_end, b"")
 
     def next_run(self) -> bytes | None:
         """The next run of whole rows (the last may lack its line end); None at the end of the
@@ -79,16 +71,22 @@ class RowCutter:
             return None
         while len(self._pending) < self._run_bytes and self._read():
             pass
+        return self._take(self._last_row_end, None)
+
+    def _take(self, row_end: Callable[[bytes], int], if_empty: bytes | None) -> bytes | None:
+        """The pending bytes through the row end ``row_end`` finds, reading on until it finds
+        one; at the stream's end all that is left (``if_empty`` when nothing is); None once
+        the cutting stopped."""
         while True:
-            end = self._last_row_end(self._pending)
+            end = row_end(self._pending)
             if end >= 0:
-                run, self._pending = self._pending[: end + 1], self._pending[end + 1 :]
-                return run
+                taken, self._pending = self._pending[: end + 1], self._pending[end + 1 :]
+                return taken
             if not self._more():
-                if self.stopped or not self._pending:
+                if self.stopped:
                     return None
-                run, self._pending = self._pending, b""
-                return run
+                taken, self._pending = self._pending, b""
+                return taken or if_empty
 
     def rest(self) -> BinaryIO:
         """What is left of the stream, from the first byte not handed out."""

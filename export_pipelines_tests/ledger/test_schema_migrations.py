@@ -264,12 +264,36 @@ def _migrate(url: str, action: Any, revision: str) -> None:
         engine.dispose()
 
 
+def _at_first_release_then(url: str, revision: str) -> None:
+    """A first release's ledger, upgraded to ``revision`` (just before the one under test)."""
+    _first_release_database(url)
+    _migrate(url, command.stamp, schema.FIRST_RELEASE)
+    _migrate(url, command.upgrade, revision)
+
+
+def _columns(url: str) -> set[str]:
+    engine = _engine(url)
+    try:
+        return {c["name"] for c in inspect(engine).get_columns("export_jobs")}
+    finally:
+        engine.dispose()
+
+
+def _down_to(url: str, revision: str) -> int:
+    """Downgrade to ``revision``; how many jobs the ledger still holds."""
+    _migrate(url, command.downgrade, revision)
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM export_jobs")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def test_a_ledger_at_0003_gains_the_standing_requests_table_and_keeps_its_jobs(
     ledger_url: str,
 ) -> None:
-    _first_release_database(ledger_url)
-    _migrate(ledger_url, command.stamp, schema.FIRST_RELEASE)
-    _migrate(ledger_url, command.upgrade, "0003")
+    _at_first_release_then(ledger_url, "0003")
     engine = _engine(ledger_url)
     assert "standing_requests" not in inspect(engine).get_table_names()
     engine.dispose()
@@ -292,21 +316,15 @@ def test_a_ledger_at_0003_gains_the_standing_requests_table_and_keeps_its_jobs(
     assert ledger.standing_created(record.id, "req-1").vendor_request_id == "req-1"
 
     # Down again: the table goes, the jobs stay.
-    _migrate(ledger_url, command.downgrade, "0003")
+    assert _down_to(ledger_url, "0003") == 2
     engine = _engine(ledger_url)
     assert "standing_requests" not in inspect(engine).get_table_names()
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 2
     engine.dispose()
 
 
 def test_a_ledger_at_0004_gains_sub_window_parents_and_keeps_its_jobs(ledger_url: str) -> None:
-    _first_release_database(ledger_url)
-    _migrate(ledger_url, command.stamp, schema.FIRST_RELEASE)
-    _migrate(ledger_url, command.upgrade, "0004")
-    engine = _engine(ledger_url)
-    assert "parent_id" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
-    engine.dispose()
+    _at_first_release_then(ledger_url, "0004")
+    assert "parent_id" not in _columns(ledger_url)
 
     ledger = Ledger(ledger_url)
 
@@ -344,21 +362,13 @@ def test_a_ledger_at_0004_gains_sub_window_parents_and_keeps_its_jobs(ledger_url
     assert ledger.depth(ledger.get(halves[0])) == 1
 
     # Down again: the column goes, the jobs stay.
-    _migrate(ledger_url, command.downgrade, "0004")
-    engine = _engine(ledger_url)
-    assert "parent_id" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 4
-    engine.dispose()
+    assert _down_to(ledger_url, "0004") == 4
+    assert "parent_id" not in _columns(ledger_url)
 
 
 def test_a_ledger_at_0005_gains_deferred_submits_and_keeps_its_jobs(ledger_url: str) -> None:
-    _first_release_database(ledger_url)
-    _migrate(ledger_url, command.stamp, schema.FIRST_RELEASE)
-    _migrate(ledger_url, command.upgrade, "0005")
-    engine = _engine(ledger_url)
-    assert "not_before" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
-    engine.dispose()
+    _at_first_release_then(ledger_url, "0005")
+    assert "not_before" not in _columns(ledger_url)
 
     ledger = Ledger(ledger_url)
 
@@ -395,9 +405,5 @@ def test_a_ledger_at_0005_gains_deferred_submits_and_keeps_its_jobs(ledger_url: 
     assert ledger.quota_spent_until("enterpret", resets) is None
 
     # Down again: the column goes, the jobs stay.
-    _migrate(ledger_url, command.downgrade, "0005")
-    engine = _engine(ledger_url)
-    assert "not_before" not in {c["name"] for c in inspect(engine).get_columns("export_jobs")}
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM export_jobs")).scalar() == 3
-    engine.dispose()
+    assert _down_to(ledger_url, "0005") == 3
+    assert "not_before" not in _columns(ledger_url)
