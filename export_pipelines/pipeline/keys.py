@@ -88,12 +88,12 @@ def resubmit_run_key(vendor: str, ledger_job_id: int) -> str:
 def deferred_run_key(vendor: str, ledger_job_id: int, deferrals: int) -> str:
     """One submit per deferral of a ledger job: a job deferred again (the quota was still spent)
     is asked once more, under the next key."""
-    return f"{vendor}-deferred-{ledger_job_id}-{deferrals}"
+    return f"{vendor}:job-{ledger_job_id}:deferred-{deferrals}"
 
 
 def deferred_batch_run_key(vendor: str, ledger_job_ids: list[int], deferrals: int) -> str:
     """One submit run per stretch of adjacent deferred jobs and deferral."""
-    return f"{vendor}-deferred-{'-'.join(map(str, ledger_job_ids))}-{deferrals}"
+    return f"{vendor}:jobs-{'-'.join(map(str, ledger_job_ids))}:deferred-{deferrals}"
 
 
 def split_run_key(vendor: str, ledger_job_id: int) -> str:
