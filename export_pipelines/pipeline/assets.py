@@ -140,7 +140,8 @@ def _asked_again(
 ) -> Submission | None:
     """A request run the status sensor launched for a failed job (``recovery``): its split into
     sub-windows, or its resubmission, superseding it; or for a deferred job whose time has come:
-    its submit (the claim takes it up again); None for any other run."""
+    its submit (the claim takes it up again); None for any other run, and for a standing
+    export's deferred slot, which the partition's own request (``record_slot``) takes up."""
     tags = context.run.tags
     if keys.SPLIT_OF_TAG in tags:
         return split_and_submit(
@@ -152,7 +153,7 @@ def _asked_again(
             run_finished=run_finished,
         )
     for tag in (keys.RESUBMIT_OF_TAG, keys.DEFERRED_OF_TAG):
-        if tag in tags:
+        if tag in tags and not (tag == keys.DEFERRED_OF_TAG and spec.standing):
             earlier = ledger.get(int(tags[tag]))
             return submit_or_adopt(
                 spec,
@@ -418,7 +419,7 @@ def build_export_assets(spec: ExportSpec) -> list[dg.AssetsDefinition]:
                     run_id=context.run.run_id,
                     run_finished=run_finished,
                 )
-                return outcome, standing.vendor_request_id
+                return outcome, standing.vendor_request_id if standing else None
             # A standing export's ``resubmit`` asks for the partition's window once, on its own
             # (the vendor cannot run a past run of its standing request again).
             outcome = submit_or_adopt(

@@ -13,6 +13,11 @@ under a UNIQUE key (export and body), so one run wins the claim and creates it w
 wait (bounded) for its id. A create refused, or known never sent, frees the claim at once; one
 sent without a complete answer keeps it, and the next run looks for it at the vendor
 (``find_submitted``) before creating another, as a partition's own submit does (``submission``).
+A create refused because the vendor's quota is spent for hours (a 429 with ``retry_at``), or not
+sent because another submit of the vendor already was (``Ledger.quota_spent_until``), frees the
+claim too and defers the partition's job to the reset, as a one-off submit is deferred: the
+status sensor asks for the partition's request again once it is due, and that run creates the
+standing request and names the slot.
 
 The vendor's period between runs is one fixed length, so only partitionings whose windows all
 have one length can be fed this way: hourly, daily or weekly in a zone whose UTC offset does not
@@ -27,10 +32,15 @@ from typing import Any
 
 import pandas as pd
 
-from export_pipelines.ledger import Ledger, StandingRecord, StandingState
+from export_pipelines.ledger import JobRecord, Ledger, StandingRecord, StandingState
 from export_pipelines.pipeline.spec import ExportSpec
 from export_pipelines.pipeline.steps import StepFailed
-from export_pipelines.pipeline.submission import AMBIGUOUS_STATUSES, Submission, other_run_ended
+from export_pipelines.pipeline.submission import (
+    AMBIGUOUS_STATUSES,
+    Submission,
+    deferred_until,
+    other_run_ended,
+)
 from export_pipelines.pipeline.window import Target, fingerprint
 from export_pipelines.transport import (
     OutcomeUnknown,
@@ -94,30 +104,30 @@ def record_slot(
     client: VendorClient,
     run_id: str | None,
     run_finished: Callable[[str], bool] | None = None,
-) -> tuple[Submission, StandingRecord]:
+) -> tuple[Submission, StandingRecord | None]:
     """The partition's ledger job, naming its slot of the export's standing request (created
-    first when it does not exist yet); nothing is submitted for the partition itself."""
+    first when it does not exist yet), and that request; nothing is submitted for the partition
+    itself. While the vendor's quota is spent the request cannot be created: the job is deferred
+    (the outcome says until when) and there is no request (None)."""
     if target.window is None:
         raise StepFailed(f"{spec.vendor}/{spec.name}: a standing export needs a partition")
     try:
         body = standing_body(spec)
     except ValueError as exc:
         raise StepFailed(f"{spec.vendor}/{spec.name}: {exc}") from None
-    standing = ensure_standing(
-        spec, body, ledger=ledger, client=client, run_id=run_id, run_finished=run_finished
-    )
+    try:
+        standing = ensure_standing(
+            spec, body, ledger=ledger, client=client, run_id=run_id, run_finished=run_finished
+        )
+    except CreateDeferred as deferred:
+        job, _ = _claim(spec, target, body, ledger=ledger, run_id=run_id)
+        if job.vendor_job_id is not None:
+            return Submission(job, submitted=False), None  # named before: nothing to defer
+        job = ledger.mark_deferred(job.id, deferred.not_before, deferred.detail)
+        reason = f"{deferred.doing}: {deferred.detail}; {deferred_until(job)}"
+        return Submission(job, submitted=False, deferred=reason), None
     assert standing.vendor_request_id is not None
-    job, _ = ledger.claim(
-        vendor=spec.vendor,
-        export=spec.name,
-        partition_key=target.partition_key,
-        partitioned=target.partitioned,
-        window=(target.window.start, target.window.end),
-        fingerprint=standing.fingerprint,
-        body=body,
-        window_fixed=True,  # a slot always covers its partition's window
-        run_id=run_id,
-    )
+    job, _ = _claim(spec, target, body, ledger=ledger, run_id=run_id)
     if job.vendor_job_id is None:
         slot = standing_slot_id(standing.vendor_request_id, target.window)
         job = ledger.name_slot(
@@ -126,6 +136,33 @@ def record_slot(
             f"slot {slot} of standing {spec.vendor} request {standing.vendor_request_id}",
         )
     return Submission(job, submitted=False), standing
+
+
+def _claim(
+    spec: ExportSpec, target: Target, body: dict[str, Any], *, ledger: Ledger, run_id: str | None
+) -> tuple[JobRecord, bool]:
+    """The partition's job of the standing request (its fingerprint is the request's)."""
+    assert target.window is not None
+    return ledger.claim(
+        vendor=spec.vendor,
+        export=spec.name,
+        partition_key=target.partition_key,
+        partitioned=target.partitioned,
+        window=(target.window.start, target.window.end),
+        fingerprint=fingerprint(spec.vendor, spec.name, body),
+        body=body,
+        window_fixed=True,  # a slot always covers its partition's window
+        run_id=run_id,
+    )
+
+
+class CreateDeferred(Exception):
+    """The standing request was not created, and asking before ``not_before`` would be refused
+    again: the vendor's quota is spent. The create's claim is freed (state failed)."""
+
+    def __init__(self, doing: str, not_before: datetime, detail: str) -> None:
+        super().__init__(f"{doing}: {detail}")
+        self.doing, self.not_before, self.detail = doing, not_before, detail
 
 
 def ensure_standing(
@@ -206,6 +243,15 @@ def _create(
     client: VendorClient,
 ) -> StandingRecord:
     doing = f"creating {what} (ledger standing request {record.id})"
+    spent_until = ledger.quota_spent_until(record.vendor, datetime.now(UTC))
+    if spent_until is not None:
+        detail = (
+            f"not sent: {record.vendor}'s quota is spent until "
+            f"{spent_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (another submit was refused "
+            "until then), so the vendor was not asked"
+        )
+        ledger.standing_failed(record.id, detail)
+        raise CreateDeferred(doing, spent_until, detail)
     try:
         submitted = client.submit(body)
     except RequestNotSent as exc:
@@ -216,6 +262,8 @@ def _create(
             ledger.standing_ambiguous(record.id, str(exc))
             raise StepFailed(f"{doing}: {exc}; the next run looks for it first") from None
         ledger.standing_failed(record.id, str(exc))
+        if exc.retry_at is not None:
+            raise CreateDeferred(doing, exc.retry_at, str(exc)) from None
         raise StepFailed(f"{doing} failed: {exc}") from None
     except OutcomeUnknown as exc:
         ledger.standing_ambiguous(record.id, str(exc))

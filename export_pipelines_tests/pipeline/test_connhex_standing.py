@@ -42,7 +42,12 @@ from export_pipelines.sandbox import SandboxServer
 from export_pipelines.sandbox.connhex import ConnhexGenerator, ConnhexSandboxConfig, GeneratorParams
 from export_pipelines.vendors.base import Window
 from export_pipelines.vendors.connhex.resource import ConnhexResource
-from export_pipelines_tests.pipeline.helpers import export_keys, failure_messages, materialize
+from export_pipelines_tests.pipeline.helpers import (
+    export_keys,
+    failure_messages,
+    materialize,
+    reset_passed,
+)
 from export_pipelines_tests.sandbox_setup import sandbox_config
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -419,3 +424,84 @@ def test_a_create_whose_answer_was_lost_is_found_not_made_again(
     assert (record.state, record.vendor_request_id) == (StandingState.CREATED, made["id"])
     (job,) = standing.ledger().jobs(vendor="connhex")
     assert job.vendor_job_id == f"{made['id']}@{int(standing.window(0).start.timestamp())}"
+
+
+def _run(standing: Standing, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Execute a sensor's run request as the daemon launches it: its assets, partition, tags."""
+    job = standing.definitions.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        asset_selection=list(request.asset_selection or []),
+        partition_key=request.partition_key,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+    assert result.success, failure_messages(result)
+    return result
+
+
+def test_a_create_refused_for_hours_defers_the_partitions_until_the_reset(
+    standing: Standing,
+) -> None:
+    """The vendor's quota is spent (a 429 asking for two hours): the standing request cannot be
+    created, so each partition's job is deferred, not failed; once the reset has come the
+    sensor asks for the partitions' requests, which create the request once and name the
+    slots; the partitions land."""
+    spent = standing.sandbox.add_fault("connhex", "create", status=429, retry_after=7200)
+    request = [keys.request_key("connhex", EXPORT)]
+    first = _materialize(standing, 0, request)
+    assert first.success, failure_messages(first)
+    [materialization] = first.get_asset_materialization_events()
+    said = {k: v.value for k, v in materialization.materialization.metadata.items()}
+    assert (said["action"], said["state"], said["standing_request_id"]) == (
+        "deferred",
+        "deferred",
+        None,
+    )
+    ledger = standing.ledger()
+    (record,) = ledger.standing_requests("connhex")
+    assert record.state is StandingState.FAILED and "HTTP 429" in (record.error or "")
+    # The next partition's create is not even sent while the quota is known to be spent.
+    watch = standing.sandbox.add_fault("connhex", "create", status=429, retry_after=1, times=100)
+    second = _materialize(standing, 1, request)
+    assert second.success, failure_messages(second)
+    assert spent.fired == 1 and watch.fired == 0 and standing.all_requests() == 0
+    jobs = sorted(ledger.jobs(vendor="connhex"), key=lambda j: j.partition_key)
+    assert [j.partition_key for j in jobs] == [standing.partition(0), standing.partition(1)]
+    assert all(j.state is JobState.DEFERRED and j.vendor_job_id is None for j in jobs)
+    assert jobs[0].not_before == jobs[1].not_before is not None
+    assert "so the vendor was not asked" in (jobs[1].error or "")
+
+    assert _tick(standing) == []  # not due before the reset
+    standing.sandbox.clear_faults()
+    reset_passed(ledger.url, *jobs)
+    [due] = _tick(standing)
+    assert due.tags[keys.DEFERRED_JOBS_TAG] == f"{jobs[0].id},{jobs[1].id}"
+    result = _run(standing, due)
+    actions = {
+        e.materialization.partition: e.materialization.metadata["action"].value
+        for e in result.get_asset_materialization_events()
+    }
+    assert actions == {standing.partition(0): "recorded", standing.partition(1): "recorded"}
+    (made,) = standing.recurring_requests()
+    assert standing.all_requests() == 1
+    for job, k in zip(jobs, (0, 1), strict=True):
+        named = ledger.get(job.id)  # the same ledger job, taken up again
+        start = int(standing.window(k).start.timestamp())
+        assert named.vendor_job_id == f"{made['id']}@{start}"
+        assert named.state in (JobState.RUNNING, JobState.COMPLETED) and named.not_before is None
+    assert len(ledger.jobs(vendor="connhex")) == 2
+
+    generator = _generator(standing.sandbox)
+    landed: list[int] = []
+    give_up = time.monotonic() + 60
+    while any(ledger.get(j.id).state is not JobState.INGESTED for j in jobs):
+        assert time.monotonic() < give_up, [ledger.get(j.id).state for j in jobs]
+        for run in _tick(standing):
+            assert keys.DEFERRED_JOBS_TAG not in run.tags and keys.DEFERRED_OF_TAG not in run.tags
+            landed += keys.ingested_jobs(run.tags)
+            _run(standing, run)
+        time.sleep(0.2)
+    assert sorted(landed) == [j.id for j in jobs]
+    for k in (0, 1):
+        assert _points(_table(standing, k)) == _expected(standing, generator, k) != []

@@ -16,10 +16,8 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from sqlalchemy import create_engine, update
 
 from export_pipelines.ledger import JobRecord, JobState, LedgerResource, SubmitRecord
-from export_pipelines.ledger.models import ExportJob
 from export_pipelines.pipeline import keys
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.sandbox.hellodata.config import HelloDataSandboxConfig
@@ -35,6 +33,7 @@ from export_pipelines_tests.pipeline.helpers import (
     failure_messages,
     materialize,
     parquet_ids,
+    reset_passed,
 )
 from export_pipelines_tests.pipeline.kill_support import Meter
 from export_pipelines_tests.sandbox_setup import sandbox_config
@@ -84,20 +83,6 @@ def _vendor_jobs_for(project: Project, partition: str) -> list[str]:
 def _only_job(project: Project, partition: str, vendor: str = "enterpret") -> JobRecord:
     [job] = [j for j in project.ledger().jobs(vendor=vendor) if j.partition_key == partition]
     return job
-
-
-def _reset_passed(project: Project, *jobs: JobRecord) -> None:
-    """As if the vendor's quota had reset: the jobs' ``not_before`` a second ago."""
-    engine = create_engine(project.ledger().url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                update(ExportJob)
-                .where(ExportJob.id.in_([job.id for job in jobs]))
-                .values(not_before=datetime.now(UTC) - timedelta(seconds=1))
-            )
-    finally:
-        engine.dispose()
 
 
 def _tick(project: Project, vendor: str, resource: VendorResource) -> Any:
@@ -207,7 +192,7 @@ def test_the_sensor_submits_each_deferred_job_once_its_time_has_come_and_it_land
     early = _tick(project, "enterpret", _enterpret(project))
     assert _deferred_requests(early) == [] and not early.run_requests
 
-    _reset_passed(project, *jobs)
+    reset_passed(project.ledger().url, *jobs)
     due = _tick(project, "enterpret", _enterpret(project))
     # The two days are adjacent: one request run over both, as a backfill's would be.
     [request] = _deferred_requests(due)
@@ -281,7 +266,7 @@ def test_a_callback_vendors_deferred_submit_is_asked_for_by_its_sensor_and_lands
         assert job.state is JobState.DEFERRED
 
         assert not _tick(project, "hellodata", resource).run_requests  # not due yet
-        _reset_passed(project, job)
+        reset_passed(project.ledger().url, job)
         [request] = _tick(project, "hellodata", resource).run_requests
         assert request.run_key == keys.deferred_run_key("hellodata", job.id, 1)
         assert request.tags[keys.DEFERRED_OF_TAG] == str(job.id)
