@@ -242,6 +242,15 @@ def _with_history(query: Any) -> Any:
     return query.options(selectinload(ExportJob.events), selectinload(ExportJob.files))
 
 
+def _in_flight(vendor: str) -> tuple[Any, ...]:
+    """What makes a job in flight at its vendor: running, with the vendor's job id."""
+    return (
+        ExportJob.vendor == vendor,
+        ExportJob.state == JobState.RUNNING.value,
+        ExportJob.vendor_job_id.is_not(None),
+    )
+
+
 def _active_key(vendor: str, export: str, partition_key: str, fingerprint: str) -> str:
     return f"{vendor}/{export}/{partition_key}/{fingerprint}"
 
@@ -932,12 +941,14 @@ class Ledger:
         with self._session() as session:
             return _snapshot(self._job(session, job_id))
 
-    def _jobs_where(self, *conditions: Any, order_by: tuple[Any, ...]) -> list[JobRecord]:
-        """The jobs that meet every condition, in ``order_by``'s order, with their history."""
+    def _jobs_where(
+        self, *conditions: Any, order_by: tuple[Any, ...], limit: int | None = None
+    ) -> list[JobRecord]:
+        """The jobs that meet every condition, in ``order_by``'s order (the first ``limit``),
+        with their history."""
         with self._session() as session:
-            rows = session.scalars(
-                _with_history(select(ExportJob)).where(*conditions).order_by(*order_by)
-            ).all()
+            query = _with_history(select(ExportJob)).where(*conditions).order_by(*order_by)
+            rows = session.scalars(query.limit(limit) if limit is not None else query).all()
             return [_snapshot(row) for row in rows]
 
     def _tree(self, job: JobRecord) -> dict[int, JobRecord]:
@@ -994,14 +1005,20 @@ class Ledger:
 
         return standing(root)
 
-    def in_flight(self, vendor: str) -> list[JobRecord]:
-        """Jobs the vendor is working on, least recently polled first (a fair backlog)."""
+    def in_flight(self, vendor: str, limit: int | None = None) -> list[JobRecord]:
+        """Jobs the vendor is working on, least recently polled first (a fair backlog); the
+        first ``limit`` of them: a tick reads what it can poll, not a backlog of ten thousand."""
         return self._jobs_where(
-            ExportJob.vendor == vendor,
-            ExportJob.state == JobState.RUNNING.value,
-            ExportJob.vendor_job_id.is_not(None),
+            *_in_flight(vendor),
             order_by=(ExportJob.last_polled_at.asc().nulls_first(), ExportJob.id),
+            limit=limit,
         )
+
+    def count_in_flight(self, vendor: str) -> int:
+        """How many jobs the vendor is working on (one indexed count, for a tick's report)."""
+        with self._session() as session:
+            counted = session.scalar(select(func.count(ExportJob.id)).where(*_in_flight(vendor)))
+            return int(counted or 0)
 
     def due_deferred(self, vendor: str, now: datetime) -> list[JobRecord]:
         """A vendor's deferred jobs whose ``not_before`` has come (``<= now``), earliest first."""

@@ -3,7 +3,10 @@
 Modelled on Dagster's own remote-job sensors (dbt Cloud): a time budget well under the daemon's
 60-second tick limit, polls made concurrently and paced (``polling.py``), a backlog worked off fairly
 across ticks (least recently polled first, kept in the ledger rather than in a cursor, so an
-unreadable or lost cursor loses nothing), one failing job never blocking the others (whatever it raises is logged for that job and the tick goes on), and a
+unreadable or lost cursor loses nothing; a tick reads at most ``max_polls_per_tick`` of it, so a
+backlog of ten thousand costs a tick what a thousand does), one failing job never blocking the
+others (whatever it raises is logged for that job and the tick goes on; its poll counts as
+asked, so a job whose polls keep failing goes to the back of the line), and a
 run key per ledger job and attempt so a completion launches exactly one run however many ticks see
 it. A raw+table run that failed (or died, and was marked failed by run monitoring) is launched
 again under the next attempt's key, up to ``max_ingest_attempts``, each attempt in the ledger.
@@ -62,6 +65,10 @@ from export_pipelines.vendors.base import (
 #: downloading it right now) gets one after this long; the run key makes that a no-op if it did
 #: launch. One a tick asked for and whose run never appeared is asked for again at once.
 RELAUNCH_AFTER = timedelta(minutes=2)
+#: In-flight jobs one tick reads from the ledger and may poll, least recently polled first: more
+#: than a tick's budget can poll at any vendor's pace here (``test_sensor_scale.py`` polls a
+#: thousand in one tick), and a bound on what a tick reads however large the backlog.
+MAX_POLLS_PER_TICK = 1000
 #: Raw+table runs launched for one job before the sensor gives up and leaves it to a person.
 MAX_INGEST_ATTEMPTS = 3
 #: The ledger error of a job whose ingest runs all failed starts with this.
@@ -281,7 +288,8 @@ def _recover_ingests(
     yield from first_ingest_requests(context, first_runs)
 
 
-#: Polls of still-running jobs are written to the ledger in batches of this many (one commit each).
+#: A tick's polls (of jobs still running, or failed) are written to the ledger in batches of this
+#: many (one commit each).
 POLL_BATCH = 200
 
 
@@ -412,6 +420,7 @@ def build_status_sensor(
     poll_concurrency: int = DEFAULT_POLL_CONCURRENCY,
     polls_per_second: float | None = None,
     policies: Recovery | None = None,
+    max_polls_per_tick: int = MAX_POLLS_PER_TICK,
 ) -> dg.SensorDefinition:
     policies = policies or Recovery()
 
@@ -461,16 +470,19 @@ def build_status_sensor(
             yield from _callback_tick(context, ledger, resource, vendor, requests)
             return
         polled = finished = broken = 0
-        backlog = ledger.in_flight(vendor)
         resets_at = quota_resets_at(context.cursor)
         if resets_at is not None and now < resets_at:
             yield from requests
             if not requests:
                 yield dg.SkipReason(
                     f"{vendor}'s quota is spent until {resets_at:%Y-%m-%d %H:%M:%S} UTC: "
-                    f"polls deferred, {len(backlog)} job(s) stay in flight"
+                    f"polls deferred, {ledger.count_in_flight(vendor)} job(s) stay in flight"
                 )
             return
+        backlog = ledger.in_flight(vendor, limit=max_polls_per_tick)
+        waiting = (
+            len(backlog) if len(backlog) < max_polls_per_tick else ledger.count_in_flight(vendor)
+        )
         client = resource.client()
 
         def ask(job: JobRecord) -> RemoteStatus:
@@ -495,7 +507,7 @@ def build_status_sensor(
                 per_second=polls_per_second,
                 budget_ends=budget_ends,
             )
-            running: list[tuple[int, tuple[int, int] | None]] = []
+            polls: list[tuple[int, tuple[int, int] | None]] = []  # polls to record, in batches
             # The jobs asked for so far this tick (a set: a tick may finish a thousand jobs).
             launched = {job_id for r in requests for job_id in keys.ingested_jobs(r.tags)}
             finishing: dict[int, JobRecord] = {}  # the jobs whose first raw+table run to ask for
@@ -514,6 +526,7 @@ def build_status_sensor(
                         f"polling {vendor} job {answer.job.vendor_job_id} (ledger job "
                         f"{answer.job.id}) failed: {type(answer.error).__name__}: {answer.error}"
                     )
+                    polls.append((answer.job.id, None))  # asked: to the back of the line
                     continue
                 polled += 1
                 status = answer.status
@@ -524,10 +537,10 @@ def build_status_sensor(
                         f"{vendor} job {answer.job.vendor_job_id}: {ready}/{total} parts"
                     )
                 if status.state is RemoteState.RUNNING:
-                    running.append((answer.job.id, status.progress))
-                    if len(running) >= POLL_BATCH:
-                        ledger.record_polls(running)
-                        running = []
+                    polls.append((answer.job.id, status.progress))
+                    if len(polls) >= POLL_BATCH:
+                        ledger.record_polls(polls)
+                        polls = []
                     continue
                 polled_job, again = _record_answer(context, ledger, answer, policies, surfaced)
                 if again is not None:
@@ -548,18 +561,17 @@ def build_status_sensor(
                     if whole.id not in finishing:
                         ledger.record_ingest_attempt(whole.id, 1, "ingest run 1 requested")
                         finishing[whole.id] = whole
-            ledger.record_polls(running)
+            ledger.record_polls(polls)
             requests.extend(first_ingest_requests(context, list(finishing.values())))
         finally:
             client.close()
         failed = f"; {broken} failed to poll (see the log)" if broken else ""
         if not requests:
             yield dg.SkipReason(
-                f"polled {polled} of {len(backlog)} in-flight {vendor} job(s); none finished"
-                + failed
+                f"polled {polled} of {waiting} in-flight {vendor} job(s); none finished" + failed
             )
             return
-        context.log.info(f"polled {polled}/{len(backlog)}; {finished} finished{failed}")
+        context.log.info(f"polled {polled}/{waiting}; {finished} finished{failed}")
         yield from requests
 
     return status_sensor

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import create_engine, insert, select
 
 from export_pipelines.ledger import Ledger
+from export_pipelines.ledger.models import ExportJob
 from export_pipelines.pipeline.sensor import build_status_sensor
 from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfig
 from export_pipelines.sandbox.server import SandboxServer
@@ -99,3 +101,90 @@ def test_a_backlog_larger_than_a_tick_is_worked_off_fairly(project: Project) -> 
     _tick(project, sensor)
     polled = {j for j in job_ids if ledger.get(j).polls > before[j]}
     assert polled and {before[j] for j in polled} == {min(before.values())}
+
+
+def _backlog_of(project: Project, ledger: Ledger, count: int, query_ids: list[str]) -> list[int]:
+    """``count`` running jobs written to the ledger in one transaction (as ten thousand submits
+    would leave them), each polling one of ``query_ids`` in turn: the vendor's jobs are real,
+    ten thousand of them are not needed to see which ledger jobs a tick asks about."""
+    Ledger(ledger.url)  # the schema at head
+    at, now = datetime(2024, 3, 1, tzinfo=UTC), datetime.now(UTC)  # submitted now: no deadline
+    rows = [
+        dict(
+            vendor="enterpret",
+            export="feedback_daily",
+            partition_key=f"b{n:05d}",
+            partitioned=True,
+            window_start=at,
+            window_end=at,
+            fingerprint="b" * 64,
+            request_body=BODY,
+            window_fixed=True,
+            active_key=f"enterpret/feedback_daily/b{n:05d}/{'b' * 64}",
+            vendor_job_id=query_ids[n % len(query_ids)],
+            state="running",
+            attempt=1,
+            polls=0,
+            created_at=now,
+            submitted_at=now,
+            updated_at=now,
+            submit_outcome="created",
+        )
+        for n in range(count)
+    ]
+    engine = create_engine(ledger.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(ExportJob.__table__), rows)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    return [job.id for job in ledger.in_flight("enterpret")]
+
+
+def _polls(ledger: Ledger) -> dict[int, int]:
+    """Every job's poll count, in one query (ten thousand ``get`` calls would be the test's
+    slowest part)."""
+    engine = create_engine(ledger.url)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(select(ExportJob.id, ExportJob.polls)).tuples().all())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_backlog_of_ten_thousand_is_read_a_tick_at_a_time_least_recently_polled_first(
+    project: Project,
+) -> None:
+    """Ten thousand jobs in flight: each tick reads and polls at most ``max_polls_per_tick`` of
+    them, the least recently polled, none twice, none a tick before polled again before every
+    other was; a job whose poll fails (the vendor does not know it) is asked once and goes to the
+    back of the line rather than being first again every tick."""
+    ledger = project.ledger()
+    real = [project.sandbox.enterpret.submit(BODY).query_id for _ in range(19)]
+    unknown = ["not-a-query-id"]
+    job_ids = _backlog_of(project, ledger, 10_000, unknown + real)
+    assert len(job_ids) == 10_000
+    failing = {j for j in job_ids if ledger.get(j).vendor_job_id in unknown}
+    assert len(failing) == 500
+    per_tick = 1_000
+    sensor = build_status_sensor(
+        "enterpret", time_budget_seconds=50.0, poll_concurrency=8, max_polls_per_tick=per_tick
+    )
+
+    order = sorted(job_ids)  # never polled: oldest first by id
+    for tick in range(3):
+        before = _polls(ledger)
+        result = _tick(project, sensor)
+        after = _polls(ledger)
+        asked = [j for j in job_ids if after[j] > before[j]]
+        assert len(asked) == per_tick, (tick, len(asked))
+        assert all(after[j] == 1 for j in asked)  # once each, never twice
+        assert sorted(asked) == order[tick * per_tick : (tick + 1) * per_tick]
+        broken = len(failing & set(asked))
+        assert broken == per_tick // 20  # one poll in 20 is of a job the vendor does not know
+        message = result.skip_message or ""
+        assert f"polled {per_tick - broken} of 10000 in-flight enterpret job(s)" in message
+        assert f"{broken} failed to poll" in message
+    # The failing jobs asked so far are behind every job not yet asked.
+    assert [j.id for j in ledger.in_flight("enterpret", limit=per_tick)] == order[3000:4000]
