@@ -39,6 +39,7 @@ test-heavy: install
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m export_pipelines_tests.bench
+	$(BIN)/python -m export_pipelines_tests.bench.ledger
 
 clean:
 	rm -rf $(VENV) .dagster_home data .pytest_cache .mypy_cache .ruff_cache

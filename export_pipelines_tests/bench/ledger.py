@@ -53,12 +53,13 @@ def _database(backend: str) -> Iterator[str]:
             yield url
 
 
-def _seed(url: str, size: int) -> None:
-    """``size`` jobs across two vendors: IN_FLIGHT running per vendor, a few completed awaiting
-    their run, the rest ingested, each with three events and one file (what a real job leaves)."""
+def _seed(url: str, size: int, in_flight: int = IN_FLIGHT) -> None:
+    """``size`` jobs across two vendors: ``in_flight`` running per vendor, a few completed
+    awaiting their run, the rest ingested, each with three events and one file (what a real job
+    leaves)."""
     Ledger(url)  # the schema at head
     engine = create_engine(url)
-    running = IN_FLIGHT * len(VENDORS)
+    running = in_flight * len(VENDORS)
     jobs, events, files = [], [], []
     for n in range(1, size + 1):
         vendor = VENDORS[n % len(VENDORS)]
@@ -161,6 +162,28 @@ def _measure(url: str, size: int) -> dict[str, float]:
     return results
 
 
+#: The large backlog: running jobs per vendor, and what a status tick reads of it
+#: (``pipeline.sensor.MAX_POLLS_PER_TICK``).
+LARGE_BACKLOG = int(os.environ.get("BENCH_LEDGER_LARGE_BACKLOG", "10000"))
+TICK_READS = 1000
+
+
+def _large_backlog(url: str) -> dict[str, float]:
+    """A backlog of LARGE_BACKLOG running jobs per vendor: what a tick reads of it (the first
+    TICK_READS, least recently polled) against reading it all, as ticks did before."""
+    _seed(url, 2 * LARGE_BACKLOG + 1000, in_flight=LARGE_BACKLOG)
+    ledger = Ledger(url)
+
+    def tick_read() -> None:
+        assert len(ledger.in_flight("enterpret", limit=TICK_READS)) == TICK_READS
+        ledger.count_in_flight("enterpret")
+
+    def whole() -> None:
+        assert len(ledger.in_flight("enterpret")) == LARGE_BACKLOG
+
+    return {"tick_ms": _median_ms(tick_read, 3), "whole_ms": _median_ms(whole, 3)}
+
+
 def _row(backend: str, size: int, r: dict[str, float]) -> str:
     per_lookup = r["lookups_ms"] / LOOKUPS
     per_unindexed = r["lookups_unindexed_ms"] / LOOKUPS
@@ -172,6 +195,7 @@ def _row(backend: str, size: int, r: dict[str, float]) -> str:
 
 
 def main() -> None:
+    load = os.getloadavg()[0]  # how busy the machine was: the rows' one context
     rows = []
     for backend in BACKENDS:
         for size in SIZES:
@@ -182,12 +206,21 @@ def main() -> None:
                 results = _measure(url, size)
                 rows.append(_row(backend, size, results))
                 print(f"{backend} {size:>7} jobs (seeded in {seeded:.1f}s): {results}", flush=True)
+    large = []
+    for backend in BACKENDS:
+        with _database(backend) as url:
+            measured = _large_backlog(url)
+            print(f"{backend} backlog of {LARGE_BACKLOG}: {measured}", flush=True)
+            large.append(
+                f"| {backend} | {LARGE_BACKLOG:,} | {measured['tick_ms']:.0f} "
+                f"| {measured['whole_ms']:.0f} |"
+            )
     header = [
         "# Ledger benchmarks",
         "",
         f"`python -m export_pipelines_tests.bench.ledger`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
-        f"{os.cpu_count()} cores (shared with other work while measured: compare rows, not "
+        f"{os.cpu_count()} cores, load average {load:.1f} when it started (compare rows, not "
         "machines).",
         "",
         f"Each ledger holds the given number of jobs over two vendors: {IN_FLIGHT} running per "
@@ -200,8 +233,8 @@ def main() -> None:
         "- **recovery**: `awaiting_ingest` + `awaiting_launch`, the tick's search for finished "
         "jobs to launch or relaunch;",
         f"- **{UPDATES:,} status updates**: `record_poll` on random jobs, one transaction each "
-        "(what each poll of a tick writes today), and the same as one `record_polls` batch (one "
-        "transaction for the tick);",
+        "(what each poll of a tick wrote before the sensor batched them), and the same as one "
+        "`record_polls` batch (one transaction per 200 polls is what the sensor writes);",
         f"- **receiver lookup**: `submitted_job(vendor, vendor_job_id)` per webhook callback, "
         f"mean of {LOOKUPS}, with the index of revision 0003 and with it dropped.",
         "",
@@ -209,6 +242,15 @@ def main() -> None:
         "batched | receiver lookup | lookup without index |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        f"A backlog of {LARGE_BACKLOG:,} running jobs per vendor: what a status tick reads of it "
+        f"(`in_flight(vendor, limit={TICK_READS})`, the least recently polled, and "
+        "`count_in_flight` for its report) against the whole backlog with its history, as "
+        "every tick read it before. Milliseconds, medians of 3:",
+        "",
+        "| backend | in flight | a tick's read | the whole backlog |",
+        "|---|---:|---:|---:|",
+        *large,
         "",
     ]
     RESULTS.write_text("\n".join(header))
