@@ -31,6 +31,20 @@ def materialize(
     )
 
 
+def run_request(
+    definitions: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest
+) -> dg.ExecuteInProcessResult:
+    """Execute a sensor's run request as the daemon launches it: its assets, partition, tags."""
+    job = definitions.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=list(request.asset_selection or []),
+        partition_key=request.partition_key,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+
+
 def _error_chain(error: Any) -> list[str]:
     """A serialized error's message and those of its causes (a resource that refuses its
     settings fails as Dagster's wrapper error, the reason being its cause)."""

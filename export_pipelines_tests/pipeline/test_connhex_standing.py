@@ -47,6 +47,7 @@ from export_pipelines_tests.pipeline.helpers import (
     failure_messages,
     materialize,
     reset_passed,
+    run_request,
 )
 from export_pipelines_tests.sandbox_setup import sandbox_config
 
@@ -427,15 +428,7 @@ def test_a_create_whose_answer_was_lost_is_found_not_made_again(
 
 
 def _run(standing: Standing, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-    """Execute a sensor's run request as the daemon launches it: its assets, partition, tags."""
-    job = standing.definitions.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        asset_selection=list(request.asset_selection or []),
-        partition_key=request.partition_key,
-        tags=request.tags,
-        raise_on_error=False,
-    )
+    result = run_request(standing.definitions, dg.DagsterInstance.get(), request)
     assert result.success, failure_messages(result)
     return result
 

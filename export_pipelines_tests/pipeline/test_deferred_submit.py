@@ -34,6 +34,7 @@ from export_pipelines_tests.pipeline.helpers import (
     materialize,
     parquet_ids,
     reset_passed,
+    run_request,
 )
 from export_pipelines_tests.pipeline.kill_support import Meter
 from export_pipelines_tests.sandbox_setup import sandbox_config
@@ -102,15 +103,7 @@ def _enterpret(project: Project) -> EnterpretResource:
 
 
 def _run(project: Project, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-    """Execute a sensor's run request as the daemon launches it: its assets, partition, tags."""
-    job = project.definitions().resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=project.instance(),
-        asset_selection=list(request.asset_selection or []),
-        partition_key=request.partition_key,
-        tags=request.tags,
-        raise_on_error=False,
-    )
+    result = run_request(project.definitions(), project.instance(), request)
     assert result.success, failure_messages(result)
     return result
 

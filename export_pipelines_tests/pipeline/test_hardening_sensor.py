@@ -21,7 +21,7 @@ from export_pipelines.sandbox.config import EnterpretSandboxConfig, SandboxConfi
 from export_pipelines.sandbox.server import SandboxServer
 from export_pipelines.vendors.enterpret.resource import EnterpretResource
 from export_pipelines_tests.pipeline.conftest import Project
-from export_pipelines_tests.pipeline.helpers import failure_messages
+from export_pipelines_tests.pipeline.helpers import failure_messages, run_request
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +71,7 @@ def _tick(project: Project, sensor: dg.SensorDefinition, base_url: str | None = 
 
 
 def _run(project: Project, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-    """Execute a sensor's run request as the daemon would launch it: its assets, partition, tags."""
-    job = project.definitions().resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=project.instance(),
-        asset_selection=list(request.asset_selection or []),
-        partition_key=request.partition_key,
-        tags=request.tags,
-        raise_on_error=False,
-    )
+    return run_request(project.definitions(), project.instance(), request)
 
 
 class _BrokenGzipProxy(http.server.ThreadingHTTPServer):
