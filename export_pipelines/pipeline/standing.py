@@ -40,6 +40,7 @@ from export_pipelines.pipeline.submission import (
     Submission,
     deferred_until,
     other_run_ended,
+    quota_spent,
 )
 from export_pipelines.pipeline.window import Target, fingerprint
 from export_pipelines.transport import (
@@ -243,15 +244,10 @@ def _create(
     client: VendorClient,
 ) -> StandingRecord:
     doing = f"creating {what} (ledger standing request {record.id})"
-    spent_until = ledger.quota_spent_until(record.vendor, datetime.now(UTC))
-    if spent_until is not None:
-        detail = (
-            f"not sent: {record.vendor}'s quota is spent until "
-            f"{spent_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC (another submit was refused "
-            "until then), so the vendor was not asked"
-        )
-        ledger.standing_failed(record.id, detail)
-        raise CreateDeferred(doing, spent_until, detail)
+    spent = quota_spent(ledger, record.vendor)
+    if spent is not None:
+        ledger.standing_failed(record.id, spent[1])
+        raise CreateDeferred(doing, *spent)
     try:
         submitted = client.submit(body)
     except RequestNotSent as exc:

@@ -134,13 +134,9 @@ def _submit(
     spec: ExportSpec, job: JobRecord, body: dict[str, Any], *, ledger: Ledger, client: VendorClient
 ) -> Submission:
     what = f"submitting {spec.vendor}/{spec.name} (ledger job {job.id})"
-    spent_until = ledger.quota_spent_until(spec.vendor, datetime.now(UTC))
-    if spent_until is not None:
-        detail = (
-            f"not sent: {spec.vendor}'s quota is spent until {_utc(spent_until)} (another "
-            "submit was refused until then), so the vendor was not asked"
-        )
-        return _deferred(ledger, job, spent_until, detail, what)
+    spent = quota_spent(ledger, spec.vendor)
+    if spent is not None:
+        return _deferred(ledger, job, *spent, what)
     try:
         submitted = client.submit(body)
     except RequestNotSent as exc:
@@ -169,6 +165,19 @@ def _submit(
         _ambiguous(ledger, job, f"{type(exc).__name__} during the submit call")
         raise
     return Submission(_record_submitted(ledger, job, submitted, detail=None), submitted=True)
+
+
+def quota_spent(ledger: Ledger, vendor: str) -> tuple[datetime, str] | None:
+    """Until when the vendor's quota is known to be spent (another submit was refused until
+    then), and why nothing is sent; None when it is not. A submit and a standing request's
+    create both ask this before calling the vendor."""
+    spent_until = ledger.quota_spent_until(vendor, datetime.now(UTC))
+    if spent_until is None:
+        return None
+    return spent_until, (
+        f"not sent: {vendor}'s quota is spent until {_utc(spent_until)} (another submit was "
+        "refused until then), so the vendor was not asked"
+    )
 
 
 def _utc(at: datetime) -> str:
