@@ -19,9 +19,14 @@ WORKDIR /opt/dagster/app
 
 # Installed editable, in place: dg.load_from_defs_folder finds the project (and its defs/ folder)
 # through the pyproject.toml beside the package, which a site-packages install would not have.
-COPY pyproject.toml README.md workspace.yaml ./
+# gcc for the engine's one C module (export_pipelines/normalize/_jsonlines.c), removed once built.
+COPY pyproject.toml setup.py README.md workspace.yaml ./
 COPY export_pipelines ./export_pipelines
-RUN pip install --editable ".[deploy]"
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --editable ".[deploy]" \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.yaml /opt/dagster/app/deploy/workspace.yaml

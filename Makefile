@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install demo dev test test-heavy lint typecheck bench clean
 
-$(STAMP): pyproject.toml
+# setup.py and the C source too: the editable install compiles the engine's JSON Lines parser.
+$(STAMP): pyproject.toml setup.py export_pipelines/normalize/_jsonlines.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

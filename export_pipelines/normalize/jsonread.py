@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from export_pipelines.normalize.errors import NormalizeError, shown
+from export_pipelines.normalize.flatlines import FlatPlan, parse_flat
 from export_pipelines.normalize.jsonscan import RecordSplitter, Run
 
 _COLUMN = re.compile(r"Column\(([^)]*)\)")
@@ -74,14 +75,17 @@ def parse_records(
 
 
 def parse_json_lines(
-    stream: BinaryIO, file: str, options: pj.ParseOptions
+    stream: BinaryIO, file: str, options: pj.ParseOptions, flat: FlatPlan | None = None
 ) -> Iterator[tuple[Run, pa.Table | None]]:
-    """Each run of whole lines with its table (None as in :func:`parse_records`)."""
+    """Each run of whole lines with its table (None as in :func:`parse_records`); with a
+    ``flat`` plan, read by the engine's C parser first (:mod:`.flatlines`)."""
     for run in jsonl_runs(stream, file):
-        try:
-            table = parse_run(run, file, options)
-        except MixedTypes:
-            table = None
+        table = parse_flat(run, flat) if flat is not None else None
+        if table is None:
+            try:
+                table = parse_run(run, file, options)
+            except MixedTypes:
+                table = None
         yield run, table
 
 

@@ -28,6 +28,7 @@ from export_pipelines.normalize import arrowops
 from export_pipelines.normalize.convert import conform, rescue_rows
 from export_pipelines.normalize.csvread import Csv, CsvConversion, csv_batches
 from export_pipelines.normalize.errors import NormalizeError
+from export_pipelines.normalize.flatlines import flat_plan
 from export_pipelines.normalize.jsonread import parse_json_lines, parse_records
 from export_pipelines.normalize.jsonscan import Run
 from export_pipelines.normalize.prefetch import prefetch
@@ -157,7 +158,8 @@ def _json(part: Part, table: TableSchema, fmt: Format) -> Iterator[pa.RecordBatc
     behaviour = "infer" if table.extra == "rescue" or jsonapi else "error"
     options = pj.ParseOptions(explicit_schema=declared, unexpected_field_behavior=behaviour)
     if isinstance(fmt, JsonLines):
-        runs = parse_json_lines(part.stream, part.label, options)
+        flat = flat_plan(fields, rescue=table.extra == "rescue")
+        runs = parse_json_lines(part.stream, part.label, options, flat)
     elif jsonapi:
         runs = parse_records(part.stream, part.label, "data", options)
     else:
