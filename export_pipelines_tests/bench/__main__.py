@@ -1,4 +1,4 @@
-"""``make bench``: the engine against pyarrow, polars and duckdb on the same files, one run.
+"""``make bench``: the engine against pyarrow, polars and duckdb on the same files, side by side.
 
 Inputs, all generated deterministically here: Enterpret ``{"records": [...]}`` files from the
 sandbox's own generator (two sizes, so bounded memory is measured, not claimed), and a 12-column
@@ -8,7 +8,7 @@ input, the peak RSS of its process (its own ``VmHWM``), and its speed relative t
 the row. A download row measures the transport over loopback. Results go to ``docs/benchmarks.md``.
 
 Knobs: ``BENCH_RECORDS`` (the larger Enterpret file; the smaller is half), ``BENCH_ROWS`` (tabular
-rows), ``BENCH_XLSX_ROWS``.
+rows), ``BENCH_XLSX_ROWS``, ``BENCH_REPEAT`` (runs of each contender, in turn; medians reported).
 """
 
 import argparse
@@ -25,6 +25,8 @@ from pathlib import Path
 RECORDS = int(os.environ.get("BENCH_RECORDS", "200000"))
 ROWS = int(os.environ.get("BENCH_ROWS", "2000000"))
 XLSX_ROWS = int(os.environ.get("BENCH_XLSX_ROWS", "200000"))
+#: Runs of each contender per row; the table reports the median (and the range of the seconds).
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -166,19 +168,48 @@ def _run(name: str, kind: str, src: Path, out: Path) -> dict[str, float] | str:
     return result
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _rows(label: str, kind: str, src: Path, size: int, names: list[str], out: Path) -> list[str]:
-    results = {name: _run(name, kind, src, out) for name in names}
-    done = [r for r in results.values() if isinstance(r, dict)]
-    fastest = min((r["seconds"] for r in done), default=float("nan"))
-    leanest = min((r["cpu_seconds"] for r in done), default=float("nan"))
+    """The row's contenders, each REPEAT times in turn (engine, polars, …, engine, polars, …), so
+    that a noisy stretch of the machine lands on all of them; each reported by its median."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    failed: dict[str, str] = {}
+    for _ in range(REPEAT):
+        for name in names:
+            if name in failed:
+                continue
+            result = _run(name, kind, src, out)
+            if isinstance(result, str):
+                failed[name] = result
+            else:
+                runs[name].append(result)
+    results = {
+        name: {
+            "seconds": _median([r["seconds"] for r in done]),
+            "cpu_seconds": _median([r["cpu_seconds"] for r in done]),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in done),
+            "rows": done[0]["rows"],
+            "spread": f"{min(r['seconds'] for r in done):.2f}-{max(r['seconds'] for r in done):.2f}",
+        }
+        for name, done in runs.items()
+        if name not in failed
+    }
+    fastest = min((r["seconds"] for r in results.values()), default=float("nan"))
+    leanest = min((r["cpu_seconds"] for r in results.values()), default=float("nan"))
     lines = []
-    for name, r in results.items():
-        if isinstance(r, str):
-            lines.append(f"| {label} | {name} | - | - | - | - | - | - | {r} |")
+    for name in names:
+        if name in failed:
+            lines.append(f"| {label} | {name} | - | - | - | - | - | - | - | {failed[name]} |")
             continue
+        r = results[name]
         mb = size / 1e6
         lines.append(
-            f"| {label} | {name} | {r['seconds']:.2f} | {mb / r['seconds']:.0f} | "
+            f"| {label} | {name} | {r['seconds']:.2f} | {r['spread']} | {mb / r['seconds']:.0f} | "
             f"{r['peak_rss_mb']:.0f} MB | {fastest / r['seconds']:.2f}x | "
             f"{r['cpu_seconds']:.2f} | {leanest / r['cpu_seconds']:.2f}x | {r['rows']:,.0f} rows |"
         )
@@ -278,20 +309,20 @@ def main() -> None:
         "# Benchmarks",
         "",
         f"Made by `make bench` (`BENCH_RECORDS={RECORDS} BENCH_ROWS={ROWS} BENCH_XLSX_ROWS={XLSX_ROWS} "
-        f"python -m export_pipelines_tests.bench`) on {datetime.now(UTC):%Y-%m-%d}, "
-        f"{platform.machine()}, {os.cpu_count()} cores (shared with other work while it ran), "
+        f"BENCH_REPEAT={REPEAT} python -m export_pipelines_tests.bench`) on "
+        f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}.",
         "",
-        "Each contender converts the same file to zstd Parquet in its own fresh process. Seconds",
-        "exclude interpreter start and imports; MB/s is of the uncompressed input; peak RSS is the",
-        "whole process's, imports included; the ratio is the fastest contender's seconds over this",
-        "one's (1.00x is the fastest). CPU s is the CPU time of all the process's threads during",
-        "the conversion, and its ratio the leanest contender's over this one's: on a shared",
-        "machine the wall clock also measures the neighbours.",
+        "Each contender converts the same file to zstd Parquet in its own fresh process, "
+        f"{REPEAT} times, the contenders of a row taking turns. Seconds (the median; the range "
+        "beside it) exclude interpreter start and imports; MB/s is of the uncompressed input; "
+        "peak RSS is the process's highest; the ratio is the fastest contender's median over "
+        "this one's (1.00x is the fastest). CPU s is the median CPU time of all the process's "
+        "threads during the conversion, and its ratio the leanest contender's over this one's.",
         "",
-        "| input | contender | seconds | MB/s | peak RSS | vs fastest | CPU s | vs leanest CPU "
-        "| output |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| input | contender | seconds | range | MB/s | peak RSS | vs fastest | CPU s "
+        "| vs leanest CPU | output |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *lines,
         "",
         download_line,
