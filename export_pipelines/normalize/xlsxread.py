@@ -25,8 +25,11 @@ matched by position.
 """
 
 import re
+import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +38,7 @@ import pyarrow.compute as pc
 from export_pipelines.normalize.convert import conform, convert_column, rescue_columns, unique_keys
 from export_pipelines.normalize.errors import NormalizeError, shown
 from export_pipelines.normalize.schema import Column, TableSchema
+from export_pipelines.normalize.xlsxsplit import split_sheet
 
 #: Rows per batch handed on: the sheet is converted whole, then sliced for the writer's queue.
 BATCH_ROWS = 65_536
@@ -58,20 +62,24 @@ def sheet_batches(
     import fastexcel
 
     try:
-        converted = _converted(fastexcel.read_excel(data), label, table, sheet)
+        converted = _converted(fastexcel.read_excel(data), data, label, table, sheet)
     except fastexcel.FastExcelError as exc:
         raise NormalizeError(label, reason=f"not a readable XLSX workbook ({exc})") from None
     for start in range(0, converted.num_rows, BATCH_ROWS):
         yield converted.slice(start, BATCH_ROWS)
 
 
-def _converted(book: Any, label: str, table: TableSchema, sheet: str | int) -> pa.RecordBatch:
+def _converted(
+    book: Any, data: bytes, label: str, table: TableSchema, sheet: str | int
+) -> pa.RecordBatch:
     header = _header_row(book, sheet) if any(c.occurrence > 1 for c in table.columns) else None
-    loaded = _load(book, sheet, table, header)
+    loaded = _load_halves(data, sheet, table) if header is None else None
+    if loaded is None:
+        loaded = _load(book, sheet, table, header)
     if loaded is None:  # a name fastexcel may have renamed: read the header as written
         loaded = _load(book, sheet, table, _header_row(book, sheet))
     assert loaded is not None
-    keys, batch, failed = loaded
+    keys, batch, failed, _ = loaded
     _check_header(keys, table, label)
     retyped = _as_text(book, sheet, sorted(failed)) if failed else {}
     position = {k: i for i, k in enumerate(keys) if k}
@@ -101,11 +109,46 @@ def _header_row(book: Any, sheet: str | int) -> list[str]:
     return ["" if v is None else str(v) for v in first[0].values()] if first else []
 
 
+#: The header's keys, the sheet's columns by position, the positions of columns holding a cell
+#: that does not fit their read type, and each column's index in the sheet (A = 0).
+Loaded = tuple[list[str], pa.RecordBatch, set[int], list[int]]
+
+
+def _load_halves(data: bytes, sheet: str | int, table: TableSchema) -> Loaded | None:
+    """A large sheet parsed as two halves at once (:mod:`.xlsxsplit`), joined; None when it is
+    parsed whole: not cut, or halves that disagree on their columns or their types (a column of
+    dates in one half and of text in the other: the whole sheet decides)."""
+    import fastexcel
+
+    def load(path: Path) -> Loaded | None:
+        return _load(fastexcel.read_excel(str(path)), sheet, table, None)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="xlsx-halves-") as directory,
+        ThreadPoolExecutor(2, thread_name_prefix="xlsx-half") as pool,
+    ):
+        started: list[Future[Loaded | None]] = []
+        cut = split_sheet(
+            data, sheet, Path(directory), lambda p: started.append(pool.submit(load, p))
+        )
+        halves = [f.result() for f in started]  # the files go with the folder
+    if not cut or len(halves) != 2:
+        return None
+    top, bottom = halves
+    if top is None or bottom is None:
+        return None
+    (keys, first, failed, starts), (keys_2, second, failed_2, starts_2) = top, bottom
+    if keys != keys_2 or starts != starts_2 or first.schema.types != second.schema.types:
+        return None
+    columns = [pa.concat_arrays([a, b]) for a, b in zip(first.columns, second.columns, strict=True)]
+    batch = pa.RecordBatch.from_arrays(columns, names=first.schema.names)
+    return keys, batch, failed | failed_2, starts
+
+
 def _load(
     book: Any, sheet: str | int, table: TableSchema, header: list[str] | None
-) -> tuple[list[str], pa.RecordBatch, set[int]] | None:
-    """The header's keys, the sheet's columns by position and the positions of columns holding
-    a cell that does not fit their read type; ``None`` when fastexcel may have renamed a name."""
+) -> Loaded | None:
+    """The sheet as read (:data:`Loaded`); ``None`` when fastexcel may have renamed a name."""
     if header is None:
         dtypes: dict[str | int, Any] = {
             c.source or c.name: d for c in table.columns if (d := read_dtype(c))
@@ -124,7 +167,8 @@ def _load(
         keys = names
     batch, errors = loaded.to_arrow_with_errors()
     failed = {e.offset_position[1] for e in errors.errors} if errors is not None else set()
-    return keys[: batch.num_columns], batch, failed
+    starts = [c.absolute_index for c in columns]
+    return keys[: batch.num_columns], batch, failed, starts
 
 
 def _as_text(book: Any, sheet: str | int, positions: list[int]) -> dict[int, pa.Array]:
