@@ -29,18 +29,41 @@
 #define MAX_DEPTH 256
 #define KEY_MAX 1024
 
+/* Bytes written by the parser: a column's strings, grown as they come (capacity for the whole
+ * run per column would touch, over the runs, far more memory than the strings take), or the
+ * fixed buffer of an escaped key. */
+typedef struct {
+    char *data;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    int grows;
+    int failed; /* out of memory */
+} Sink;
+
+static int reserve(Sink *k, Py_ssize_t extra) {
+    if (k->len + extra <= k->cap) return 1;
+    if (!k->grows) return 0;
+    Py_ssize_t cap = k->cap ? k->cap : 64 << 10;
+    while (cap < k->len + extra) cap *= 2;
+    char *data = PyMem_RawRealloc(k->data, (size_t)cap);
+    if (!data) {
+        k->failed = 1;
+        return 0;
+    }
+    k->data = data;
+    k->cap = cap;
+    return 1;
+}
+
 typedef struct {
     char kind;
     const char *name;
     Py_ssize_t name_len;
     PyObject *valid;  /* bitmap bytes */
     PyObject *values; /* int64/float64 values, bool bitmap, or int32 offsets */
-    PyObject *data;   /* strings' UTF-8 bytes */
     uint8_t *valid_p;
     uint8_t *values_p;
-    char *data_p;
-    Py_ssize_t data_len;
-    Py_ssize_t data_cap;
+    Sink strings; /* strings' UTF-8 bytes */
     Py_ssize_t nulls;
     Py_ssize_t seen; /* the last row holding this key (duplicates) */
 } Column;
@@ -106,8 +129,8 @@ static inline int hex4(const char *q, unsigned *out) {
 }
 
 /* A string whose opening quote is at s->p. With out != NULL its unescaped bytes are appended to
- * out[*len] (the caller guarantees room: unescaping never lengthens). 1 on success, 0 to refuse. */
-static int read_string(Parser *s, char *out, Py_ssize_t *len, int allow_escapes) {
+ * it. 1 on success, 0 to refuse (or out of memory: out->failed). */
+static int read_string(Parser *s, Sink *out, int allow_escapes) {
     const char *q = s->p + 1;
     const char *end = s->end;
     for (;;) {
@@ -121,8 +144,9 @@ static int read_string(Parser *s, char *out, Py_ssize_t *len, int allow_escapes)
         }
         if (q >= end) return 0;
         if (out) {
-            memcpy(out + *len, start, (size_t)(q - start));
-            *len += q - start;
+            if (!reserve(out, q - start + 4)) return 0; /* + room for an escape's bytes */
+            memcpy(out->data + out->len, start, (size_t)(q - start));
+            out->len += q - start;
         }
         unsigned char c = (unsigned char)*q;
         if (c == '"') {
@@ -145,7 +169,7 @@ static int read_string(Parser *s, char *out, Py_ssize_t *len, int allow_escapes)
         default: return 0;
         }
         if (one) {
-            if (out) out[(*len)++] = one;
+            if (out) out->data[out->len++] = one;
             q += 2;
             continue;
         }
@@ -162,25 +186,26 @@ static int read_string(Parser *s, char *out, Py_ssize_t *len, int allow_escapes)
         }
         if (cp == 0) return 0; /* NUL: left to pyarrow */
         if (out) {
-            char *o = out + *len;
+            if (!reserve(out, 4)) return 0;
+            char *o = out->data + out->len;
             if (cp < 0x80) {
                 o[0] = (char)cp;
-                *len += 1;
+                out->len += 1;
             } else if (cp < 0x800) {
                 o[0] = (char)(0xC0 | (cp >> 6));
                 o[1] = (char)(0x80 | (cp & 0x3F));
-                *len += 2;
+                out->len += 2;
             } else if (cp < 0x10000) {
                 o[0] = (char)(0xE0 | (cp >> 12));
                 o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
                 o[2] = (char)(0x80 | (cp & 0x3F));
-                *len += 3;
+                out->len += 3;
             } else {
                 o[0] = (char)(0xF0 | (cp >> 18));
                 o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
                 o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
                 o[3] = (char)(0x80 | (cp & 0x3F));
-                *len += 4;
+                out->len += 4;
             }
         }
     }
@@ -317,7 +342,7 @@ static int skip_value(Parser *s, int depth, int *is_null) {
     *is_null = 0;
     if (s->p >= s->end || depth > MAX_DEPTH) return 0;
     char c = *s->p;
-    if (c == '"') return read_string(s, NULL, NULL, 1);
+    if (c == '"') return read_string(s, NULL, 1);
     if (c == 'n') {
         *is_null = 1;
         return literal(s, "null", 4);
@@ -335,7 +360,7 @@ static int skip_value(Parser *s, int depth, int *is_null) {
         }
         for (;;) {
             if (c == '{') {
-                if (s->p >= s->end || *s->p != '"' || !read_string(s, NULL, NULL, 1)) return 0;
+                if (s->p >= s->end || *s->p != '"' || !read_string(s, NULL, 1)) return 0;
                 skip_space(s);
                 if (s->p >= s->end || *s->p != ':') return 0;
                 s->p++;
@@ -372,7 +397,7 @@ static int read_value(Parser *s, Column *col, Py_ssize_t row) {
     switch (col->kind) {
     case 's': {
         if (s->p >= s->end || *s->p != '"') return 0;
-        if (!read_string(s, col->data_p, &col->data_len, 1)) return 0;
+        if (!read_string(s, &col->strings, 1)) return 0;
         break;
     }
     case 'i':
@@ -418,7 +443,7 @@ static void end_row(Parser *s, Py_ssize_t row) {
     for (Py_ssize_t i = 0; i < s->ncols; i++) {
         Column *col = &s->cols[i];
         if (col->seen != row) col->nulls++;
-        if (col->kind == 's') ((int32_t *)col->values_p)[row + 1] = (int32_t)col->data_len;
+        if (col->kind == 's') ((int32_t *)col->values_p)[row + 1] = (int32_t)col->strings.len;
     }
 }
 
@@ -441,16 +466,17 @@ static Py_ssize_t parse_lines(Parser *s) {
                 const char *quote = s->p;
                 const char *key = quote + 1;
                 Py_ssize_t key_len;
-                if (read_string(s, NULL, NULL, 0)) {
+                if (read_string(s, NULL, 0)) {
                     key_len = s->p - 1 - key;
                 } else {
                     /* An escaped key (ensure_ascii writers escape every non-ASCII name). */
                     s->p = quote;
-                    if (!read_string(s, NULL, NULL, 1) || s->p - quote > KEY_MAX) return -1;
+                    if (!read_string(s, NULL, 1) || s->p - quote > KEY_MAX) return -1;
                     s->p = quote;
-                    key_len = 0;
-                    read_string(s, s->key, &key_len, 1);
+                    Sink unescaped = {s->key, 0, KEY_MAX, 0, 0};
+                    if (!read_string(s, &unescaped, 1)) return -1;
                     key = s->key;
+                    key_len = unescaped.len;
                 }
                 skip_space(s);
                 if (s->p >= s->end || *s->p != ':') return -1;
@@ -496,11 +522,52 @@ static int alloc_bytes(PyObject **obj, char **ptr, Py_ssize_t size, int zero) {
     return 1;
 }
 
+/* A column's strings handed to Python without a copy: the parser's own allocation, exposed
+ * through the buffer protocol (read-only) and freed with the object. */
+typedef struct {
+    PyObject_HEAD char *data;
+    Py_ssize_t size;
+} Strings;
+
+static int strings_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    Strings *owned = (Strings *)self;
+    return PyBuffer_FillInfo(view, self, owned->data, owned->size, 1, flags);
+}
+
+static void strings_dealloc(PyObject *self) {
+    PyMem_RawFree(((Strings *)self)->data);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyBufferProcs strings_buffer = {.bf_getbuffer = strings_getbuffer};
+
+static PyTypeObject StringsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "export_pipelines.normalize._jsonlines.Strings",
+    .tp_doc = "A column's UTF-8 bytes, as parsed.",
+    .tp_basicsize = sizeof(Strings),
+    .tp_dealloc = strings_dealloc,
+    .tp_as_buffer = &strings_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+/* The sink's bytes as a Strings object (the sink gives them up). */
+static PyObject *strings_from(Sink *sink) {
+    /* A column of no text: Arrow wants an address all the same. */
+    if (!sink->data && !(sink->data = PyMem_RawMalloc(1))) return PyErr_NoMemory();
+    Strings *owned = PyObject_New(Strings, &StringsType);
+    if (!owned) return NULL;
+    owned->data = sink->data;
+    owned->size = sink->len;
+    sink->data = NULL;
+    sink->len = sink->cap = 0;
+    return (PyObject *)owned;
+}
+
 static void release(Column *cols, Py_ssize_t n, PyObject *flags) {
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_XDECREF(cols[i].valid);
         Py_XDECREF(cols[i].values);
-        Py_XDECREF(cols[i].data);
+        PyMem_RawFree(cols[i].strings.data);
     }
     Py_XDECREF(flags);
     PyMem_Free(cols);
@@ -558,18 +625,14 @@ static PyObject *parse(PyObject *self, PyObject *args) {
         col->name = PyBytes_AS_STRING(name);
         col->name_len = PyBytes_GET_SIZE(name);
         col->seen = -1;
-        char *valid, *values, *strings;
+        char *valid, *values;
         ok = alloc_bytes(&col->valid, &valid, bitmap, 1);
         col->valid_p = (uint8_t *)valid;
         switch (col->kind) {
         case 's':
             ok = ok && alloc_bytes(&col->values, &values, (lines + 1) * 4, 0);
-            ok = ok && alloc_bytes(&col->data, &strings, len, 0);
-            if (ok) {
-                ((int32_t *)values)[0] = 0;
-                col->data_p = strings;
-                col->data_cap = len;
-            }
+            if (ok) ((int32_t *)values)[0] = 0;
+            col->strings.grows = 1;
             break;
         case 'b':
             ok = ok && alloc_bytes(&col->values, &values, bitmap, 1);
@@ -598,6 +661,12 @@ static PyObject *parse(PyObject *self, PyObject *args) {
     rows = parse_lines(&s);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
+    for (Py_ssize_t i = 0; i < nkinds; i++) {
+        if (cols[i].strings.failed) {
+            release(cols, nkinds, flags);
+            return PyErr_NoMemory();
+        }
+    }
     if (rows < 0) {
         release(cols, nkinds, flags);
         Py_RETURN_NONE;
@@ -615,7 +684,7 @@ static PyObject *parse(PyObject *self, PyObject *args) {
         PyObject *valid = shrunk(&col->valid, rows / 8 + 1);
         PyObject *values = valid ? shrunk(&col->values, width) : NULL;
         PyObject *strings = NULL;
-        if (values && col->kind == 's') strings = shrunk(&col->data, col->data_len);
+        if (values && col->kind == 's') strings = strings_from(&col->strings);
         if (!valid || !values || (col->kind == 's' && !strings)) {
             Py_XDECREF(valid);
             Py_XDECREF(values);
@@ -653,6 +722,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__jsonlines(void) {
     init_special();
+    if (PyType_Ready(&StringsType) < 0) return NULL;
     if (!c_locale) c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     if (!c_locale) return PyErr_NoMemory();
     return PyModule_Create(&module);
