@@ -40,10 +40,11 @@ import numpy as np
 from export_pipelines.normalize.errors import NormalizeError
 
 #: Bytes read per step, and so about the size of a run. Peak RSS of the 200,000-record Enterpret
-#: bench file (jemalloc pool): 290-299 MB with 8 MB, 270-277 MB with 6 MB, 238-249 MB with 4 MB;
-#: smaller runs cost a few per cent more CPU in per-run compute calls. 6 MB keeps a margin under
-#: the 300 MB bound.
-CHUNK_BYTES = 6 << 20
+#: bench file (jemalloc pool): 290-299 MB with 8 MB, 270-277 MB with 6 MB, 238-249 MB with 4 MB
+#: on one machine; on another (2026-12-02) 305-316 MB with 6 MB and 286-287 MB with 4 MB, and
+#: 268-271 MB with 16 MB row groups too (writer.py), for no measurable time. 4 MB keeps a margin
+#: under the 300 MB bound on both.
+CHUNK_BYTES = 4 << 20
 _QUOTE, _BACKSLASH, _COMMA, _NL, _CR, _SPACE = 34, 92, 44, 10, 13, 32
 _OPENERS = (91, 123)  # [ {
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$', re.DOTALL)

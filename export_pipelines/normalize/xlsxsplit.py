@@ -15,7 +15,8 @@ or stored, a CRC that does not match. The caller also compares the two halves' c
 and falls back to the whole sheet when they differ (:mod:`.xlsxread`).
 
 The workbook's other sheets are emptied in the copies (only one sheet is read); its other parts
-are copied as they are. The copies are temporary files, written while the sheet is inflated
+are copied as they are. The copies are temporary files (the sheet's XML size on the temporary
+directory's disk, for as long as the parse takes), written while the sheet is inflated
 (python-isal), so the sheet's XML is never held whole in memory.
 """
 
