@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from export_pipelines.normalize import Lineage, NormalizeError, jsonscan, write_parquet
+from export_pipelines.normalize.arrowops import struct_to_map
 from export_pipelines.sandbox.enterpret.dataset import FeedbackDataset
 from export_pipelines.sandbox.enterpret.export_files import write_export
 from export_pipelines.vendors.enterpret.records import (
@@ -130,3 +131,18 @@ def test_an_unknown_nested_metadata_field_is_rescued(tmp_path: Path) -> None:
     assert json.loads(rows[0]["_rescued"]) == {"metadata": {"extra": 1}}
     assert rows[0]["metadata"] == [("K", {"s": ["v"], "n": None, "b": None})]
     assert rows[1]["_rescued"] is None and rows[1]["metadata"] is None
+
+
+def test_key_values_come_in_key_order_whatever_the_structs_field_order() -> None:
+    """pyarrow's reader orders an object's inferred fields by the blocks it parsed in parallel,
+    differently from one read to the next; the map's entries must not follow it."""
+
+    def typed(name: str, child: pa.Array) -> pa.Array:
+        return child.cast(pa.string())
+
+    rows = [{"b": 1, "a": None}, {"a": 2}, {}, {"b": 3, "a": 4}]
+    one = pa.array(rows, pa.struct([("b", pa.int64()), ("a", pa.int64())]))
+    other = pa.array(rows, pa.struct([("a", pa.int64()), ("b", pa.int64())]))
+    expected = [[("b", "1")], [("a", "2")], None, [("a", "4"), ("b", "3")]]
+    assert struct_to_map(one, pa.string(), typed).to_pylist() == expected
+    assert struct_to_map(other, pa.string(), typed).to_pylist() == expected
