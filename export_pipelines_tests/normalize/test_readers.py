@@ -24,6 +24,7 @@ from export_pipelines.normalize.readers import (
 )
 from export_pipelines.normalize.schema import Column, TableSchema
 from export_pipelines.normalize.source import Limits
+from export_pipelines_tests.normalize.workbooks import write_workbook
 
 TS = pa.timestamp("ms", tz="UTC")
 ORDERS = TableSchema(
@@ -302,19 +303,7 @@ def test_xml_entity_declaration_is_refused(tmp_path: Path) -> None:
 
 
 def _xlsx(path: Path, rows: list[list[object]]) -> Path:
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(str(path))
-    sheet = book.add_worksheet("data")
-    date_format = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if isinstance(value, datetime):
-                sheet.write_datetime(r, c, value, date_format)
-            elif value is not None:
-                sheet.write(r, c, value)
-    book.close()
-    return path
+    return write_workbook(path, rows)
 
 
 XLSX_SCHEMA = TableSchema(

@@ -11,6 +11,7 @@ import pytest
 from export_pipelines.normalize import NormalizeError, xlsxread, xlsxsplit
 from export_pipelines.normalize.readers import TabularNormalizer, Xlsx
 from export_pipelines.normalize.schema import Column, TableSchema
+from export_pipelines_tests.normalize.workbooks import write_workbook
 
 TS = pa.timestamp("ms", tz="UTC")
 TABLE = TableSchema(
@@ -44,24 +45,7 @@ def _rows(count: int = ROWS) -> list[list[object]]:
 
 
 def _book(path: Path, rows: list[list[object]], *, inline: bool, before: int = 0) -> Path:
-    """``rows`` under HEADER in a sheet ``data`` (after ``before`` small sheets); shared strings
-    unless ``inline`` (xlsxwriter's constant-memory mode writes inline strings)."""
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": inline})
-    for n in range(before):
-        book.add_worksheet(f"other{n}").write_row(0, 0, ["not", "this", "one"])
-    sheet = book.add_worksheet("data")
-    when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-    sheet.write_row(0, 0, HEADER)
-    for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row):
-            if isinstance(value, datetime):
-                sheet.write_datetime(r, c, value, when)
-            elif value is not None:
-                sheet.write(r, c, value)
-    book.close()
-    return path
+    return write_workbook(path, [HEADER, *rows], inline=inline, sheets_before=before)
 
 
 @pytest.fixture
