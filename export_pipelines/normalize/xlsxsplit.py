@@ -47,6 +47,8 @@ _EMPTY_SHEET = (
 _DIMENSION = re.compile(rb"<dimension\b[^>]*/>")
 _ROW_NUMBER = re.compile(rb'^<row\b[^>]*?\br="(\d+)"')
 _CELL_REF = re.compile(rb'(<c\b[^>]*?\br="[A-Z]+)\d+(")')
+#: Compressed bytes inflated per step (at most about 64 MB out).
+_INFLATE_STEP = 64 << 10
 #: Bytes kept around the cut: the last row of the first copy and the first of the second.
 _ROW_CONTEXT = 64 << 10
 Ready = Callable[[Path], None]
@@ -99,9 +101,15 @@ def _deflated_chunks(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
             crc = isal_zlib.crc32(chunk, crc)
             yield chunk
     elif info.compress_type == zipfile.ZIP_DEFLATED:
+        # Fed in steps small enough that one step cannot inflate to much (deflate expands at
+        # most about 1,000 times), and never past the size the archive declares.
         inflater = isal_zlib.decompressobj(-15)
-        for at in range(0, len(compressed), _CHUNK):
-            chunk = inflater.decompress(compressed[at : at + _CHUNK])
+        inflated = 0
+        for at in range(0, len(compressed), _INFLATE_STEP):
+            chunk = inflater.decompress(compressed[at : at + _INFLATE_STEP])
+            inflated += len(chunk)
+            if inflated > info.file_size:
+                raise _Refused
             crc = isal_zlib.crc32(chunk, crc)
             yield chunk
         tail = inflater.flush()

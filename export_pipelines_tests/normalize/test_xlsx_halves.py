@@ -186,3 +186,22 @@ def test_a_gap_at_the_middle_or_a_small_sheet_is_not_cut(
     assert xlsxsplit.split_sheet(small, 5, tmp_path, lambda p: None) is False
     assert xlsxsplit.split_sheet(small, "nope", tmp_path, lambda p: None) is False
     assert xlsxsplit.split_sheet(b"not a zip", 0, tmp_path, lambda p: None) is False
+
+
+@pytest.mark.parametrize(("declared", "cut"), [(1, True), (3, False)], ids=["true", "a third"])
+def test_a_sheet_inflating_past_its_declared_size_is_not_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: int, cut: bool
+) -> None:
+    """The archive's directory says how large the sheet is; more bytes than that is a lie (a
+    bomb, or a broken file), and the copies stop there."""
+    monkeypatch.setattr(xlsxsplit, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(xlsxsplit, "_INFLATE_STEP", 1 << 10)
+    data = bytearray(_book(tmp_path / "stock.xlsx", _rows(2000), inline=True).read_bytes())
+    with zipfile.ZipFile(tmp_path / "stock.xlsx") as archive:
+        member = xlsxsplit.worksheets(archive)[-1]
+        size = archive.getinfo(member).file_size
+    entry = data.index(b"PK\x01\x02")  # the central directory's entries, the sheet's among them
+    while data[entry + 46 : entry + 46 + len(member)] != member.encode():
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 24 : entry + 28] = (size // declared).to_bytes(4, "little")  # uncompressed size
+    assert xlsxsplit.split_sheet(bytes(data), 0, tmp_path, lambda p: None) is cut
