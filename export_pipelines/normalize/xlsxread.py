@@ -16,6 +16,9 @@ common case parses it once:
   never from a first block), then converted to the declared type. A date-time cell has no zone and
   is UTC; text needs an offset (ISO-8601), as in CSV; a number in a boolean column must be 0 or 1.
 
+A sheet of more than 16 MB of XML is parsed as two halves at once, on two cores, and joined
+(:mod:`.xlsxsplit`); everything below holds for the joined columns as for a whole sheet's.
+
 A cell that does not fit the type a column is read as (fastexcel reports the cell; its default
 would be a silent null) sends that column through a second read as text, converted by the same
 rules as CSV text, so the error names the row and the column. fastexcel renames repeated header
@@ -131,7 +134,10 @@ def _load_halves(data: bytes, sheet: str | int, table: TableSchema) -> Loaded | 
         cut = split_sheet(
             data, sheet, Path(directory), lambda p: started.append(pool.submit(load, p))
         )
-        halves = [f.result() for f in started]  # the files go with the folder
+        try:
+            halves = [f.result() for f in started]  # the files go with the folder
+        except fastexcel.FastExcelError:
+            halves = []  # a copy fastexcel cannot read: the whole sheet says what is wrong
     if not cut or len(halves) != 2:
         return None
     top, bottom = halves
