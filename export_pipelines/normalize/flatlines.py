@@ -42,11 +42,14 @@ _TYPES = {b"s": pa.string(), b"i": pa.int64(), b"f": pa.float64(), b"b": pa.bool
 
 @dataclass(frozen=True)
 class FlatPlan:
-    """The JSON keys to read and the kind of each, as pyarrow's reader is told them."""
+    """The JSON keys to read and the kind of each, as pyarrow's reader is told them (with the
+    keys' UTF-8 and the kinds' Arrow types, made once rather than per run)."""
 
     names: tuple[str, ...]
     kinds: bytes
     rescue: bool
+    keys: tuple[bytes, ...]
+    types: tuple[pa.DataType, ...]
 
 
 def flat_plan(fields: list[tuple[str, pa.DataType | None]], rescue: bool) -> FlatPlan | None:
@@ -62,23 +65,22 @@ def flat_plan(fields: list[tuple[str, pa.DataType | None]], rescue: bool) -> Fla
         if code is None:
             return None
         kinds += code
-    return FlatPlan(names, kinds, rescue)
+    keys = tuple(name.encode() for name in names)
+    types = tuple(_TYPES.get(bytes([code]), pa.int64()) for code in kinds)
+    return FlatPlan(names, kinds, rescue, keys, types)
 
 
 def parse_flat(run: Run, plan: FlatPlan) -> pa.Table | None:
     """The run's records as a table of the plan's columns (plus :data:`UNKNOWN_FIELDS` when a row
     holds an undeclared field); None when the run is for pyarrow's reader."""
-    parsed = _jsonlines.parse(
-        run.data, plan.kinds, tuple(n.encode() for n in plan.names), plan.rescue
-    )
+    parsed = _jsonlines.parse(run.data, plan.kinds, plan.keys, plan.rescue)
     if parsed is None:
         return None
     rows, columns, flags = parsed
     arrays = {}
-    for name, code, (valid, nulls, values, data) in zip(
-        plan.names, plan.kinds, columns, strict=True
+    for name, kind, (valid, nulls, values, data) in zip(
+        plan.names, plan.types, columns, strict=True
     ):
-        kind = _TYPES.get(bytes([code]), pa.int64())
         buffers = [pa.py_buffer(valid) if nulls else None, pa.py_buffer(values)]
         if data is not None:
             buffers.append(pa.py_buffer(data))

@@ -60,29 +60,31 @@ class _Refused(Exception):
 
 def worksheets(archive: zipfile.ZipFile) -> list[str]:
     """The workbook's worksheet members, in the workbook's sheet order (fastexcel's indices)."""
+    return [member for _, member in _sheets(archive)]
+
+
+def _sheets(archive: zipfile.ZipFile) -> list[tuple[str | None, str]]:
+    """Each sheet's name and member, in the workbook's order."""
     book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
     rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_RELS}Relationship")}
-    members = []
+    sheets = []
     for sheet in book.iter(f"{_MAIN}sheet"):
         target = targets.get(sheet.get(f"{_DOC_RELS}id"), "")
-        members.append(
-            target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        )
-    return members
+        member = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+        sheets.append((sheet.get("name"), member))
+    return sheets
 
 
-def _sheet_member(archive: zipfile.ZipFile, sheet: str | int) -> str:
-    members = worksheets(archive)
+def _sheet_member(sheets: list[tuple[str | None, str]], sheet: str | int) -> str:
     if isinstance(sheet, int):
-        if not 0 <= sheet < len(members):
+        if not 0 <= sheet < len(sheets):
             raise _Refused
-        return members[sheet]
-    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    names = [s.get("name") for s in book.iter(f"{_MAIN}sheet")]
-    if names.count(sheet) != 1:
+        return sheets[sheet][1]
+    members = [member for name, member in sheets if name == sheet]
+    if len(members) != 1:
         raise _Refused
-    return members[names.index(sheet)]
+    return members[0]
 
 
 def _deflated_chunks(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
@@ -121,13 +123,16 @@ def _deflated_chunks(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
         raise _Refused
 
 
-def _copy(archive: zipfile.ZipFile, target: zipfile.ZipFile, sheet_member: str) -> None:
-    sheets = set(worksheets(archive))
+def _copy(
+    archive: zipfile.ZipFile, targets: list[zipfile.ZipFile], member: str, others: set[str]
+) -> None:
+    """Every part but the sheet into each copy, read once; the ``others`` sheets emptied."""
     for info in archive.infolist():
-        if info.filename == sheet_member or info.is_dir():
+        if info.filename == member or info.is_dir():
             continue
-        body = _EMPTY_SHEET if info.filename in sheets else archive.read(info)
-        target.writestr(info.filename, body, compress_type=zipfile.ZIP_STORED)
+        body = _EMPTY_SHEET if info.filename in others else archive.read(info)
+        for target in targets:
+            target.writestr(info.filename, body, compress_type=zipfile.ZIP_STORED)
 
 
 def _valued(row: bytes) -> bool:
@@ -175,19 +180,22 @@ def split_sheet(data: bytes, sheet: str | int, directory: Path, ready: Ready) ->
 
 def _split(data: bytes, sheet: str | int, directory: Path, ready: Ready) -> bool:
     archive = zipfile.ZipFile(io.BytesIO(data))
-    member = _sheet_member(archive, sheet)
+    sheets = _sheets(archive)
+    member = _sheet_member(sheets, sheet)
     info = archive.getinfo(member)
     if info.file_size < SPLIT_BYTES:
         return False
     with contextlib.ExitStack() as open_files:
-        copies = []
-        for name in ("first.xlsx", "second.xlsx"):
-            book = open_files.enter_context(
-                zipfile.ZipFile(directory / name, "w", zipfile.ZIP_STORED)
-            )
-            _copy(archive, book, member)
-            sheet_file = open_files.enter_context(book.open(member, "w", force_zip64=True))
-            copies.append(_Copy(directory / name, book, sheet_file))
+        paths = [directory / "first.xlsx", directory / "second.xlsx"]
+        books = [
+            open_files.enter_context(zipfile.ZipFile(path, "w", zipfile.ZIP_STORED))
+            for path in paths
+        ]
+        _copy(archive, books, member, {m for _, m in sheets} - {member})
+        copies = [
+            _Copy(path, book, open_files.enter_context(book.open(member, "w", force_zip64=True)))
+            for path, book in zip(paths, books, strict=True)
+        ]
         _write_halves(_deflated_chunks(data, info), info.file_size, copies, ready)
     return True
 
