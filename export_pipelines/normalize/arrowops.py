@@ -104,18 +104,10 @@ def epoch_to_timestamp(
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), target)
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        text = pc.utf8_trim_whitespace(array)
-        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, array.type), text)
-        try:
-            numbers = pc.cast(text, pa.float64())
+        try:  # text as a number needs no trimming first (nor a copy of every string)
+            array = pc.cast(array, pa.float64())
         except pa.ArrowInvalid:
-            for row, value in enumerate(text.to_pylist()):
-                try:
-                    float(value) if value is not None else None
-                except ValueError:
-                    raise bad(row, value) from None
-            raise
-        array = numbers
+            array = _epoch_text(array, bad)
     if pa.types.is_integer(array.type) and scale == int(scale):
         values = pc.multiply(array.cast(pa.int64()), int(scale))
     elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
@@ -131,6 +123,22 @@ def epoch_to_timestamp(
             return pa.nulls(len(array), target)
         raise bad(row, array[row].as_py())
     return values.cast(target)
+
+
+def _epoch_text(array: pa.Array, bad: Callable[[int, object], Exception]) -> pa.Array:
+    """Decimal text with spaces around it or empty (null) → float64; ``bad`` for the first value
+    that is no number."""
+    text = pc.utf8_trim_whitespace(array)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, array.type), text)
+    try:
+        return pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        for row, value in enumerate(text.to_pylist()):
+            try:
+                float(value) if value is not None else None
+            except ValueError:
+                raise bad(row, value) from None
+        raise
 
 
 def struct_to_map(

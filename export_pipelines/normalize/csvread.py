@@ -8,6 +8,12 @@ streaming reader parses one block at a time (it kept about one of two cores busy
 gzip CSV); it still reads, with the same options, what the cutting cannot: the rest of a file
 from a quote where RFC 4180 puts none, or from a row longer than 32 MB, and UTF-16 files.
 
+An epoch column is parsed as int64, the common case (whole seconds or milliseconds): exact past
+2**53, and on the bench's table a quarter less CPU for parsing and converting a run than reading
+the column as text (0.22 → 0.17 s per 400,000 rows). Where a run holds anything else there
+(decimals, spaces), that run and every later one read the column as text, converted by
+:func:`~.convert.conform`.
+
 pyarrow names neither the row nor (usefully) the value that does not fit its column. A run that
 fails is parsed again with that column as text, and the conversion to the declared type
 (:func:`~.convert.conform`) then names the row, counting data rows from 1 across the whole file.
@@ -20,7 +26,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -52,10 +58,12 @@ class Csv:
 
 
 class CsvConversion(Exception):
-    """A value that does not fit its column, found by the streaming reader: the caller reads the
-    part again with column ``key`` as text, skipping the ``rows`` already yielded."""
+    """A value the streaming reader could not parse as its column's type: the caller reads the
+    part again with column ``key`` as text, skipping the ``rows`` already yielded. ``error`` is
+    what to report if that second read converts every value (pyarrow refused one that Arrow's cast
+    from text accepts); None for an epoch column, which is read as text whenever it is no int64."""
 
-    def __init__(self, key: str, rows: int, error: NormalizeError) -> None:
+    def __init__(self, key: str, rows: int, error: NormalizeError | None) -> None:
         self.key, self.rows, self.error = key, rows, error
 
 
@@ -71,6 +79,15 @@ class _Layout:
     extras: list[str]
     by_key: dict[str, Column]
     as_text: frozenset[str] | set[str]
+
+    def epoch_as_number(self, key: str | None) -> bool:
+        """Whether ``key`` is an epoch column parsed as int64 (text is its fallback, not an
+        error)."""
+        return key in self.by_key and bool(self.by_key[key].epoch) and key not in self.as_text
+
+    def with_text(self, key: str) -> "_Layout":
+        """This layout with column ``key`` read as text."""
+        return replace(self, types={**self.types, key: pa.string()}, as_text=self.as_text | {key})
 
 
 def csv_batches(
@@ -150,7 +167,9 @@ def _layout(
     by_key = {c.key: c for c in table.columns}
     types = {
         key: pa.string()
-        if key not in by_key or by_key[key].epoch or key in as_text
+        if key not in by_key or key in as_text
+        else pa.int64()
+        if by_key[key].epoch
         else by_key[key].type
         for key in keys
     }
@@ -161,10 +180,16 @@ def _runs(cutter: RowCutter, layout: _Layout) -> Iterator[tuple[int, pa.Table]]:
     """Each run's first row number with its table; the streaming reader's once cutting stops."""
     row = 1
     while (run := cutter.next_run()) is not None:
-        try:
-            parsed = _read_run(run, layout, layout.types)
-        except pa.ArrowInvalid as exc:
-            raise _run_error(run, layout, row, str(exc)) from None
+        while True:
+            try:
+                parsed = _read_run(run, layout, layout.types)
+                break
+            except pa.ArrowInvalid as exc:
+                _, key = _csv_error(layout.label, str(exc), layout.keys, layout.by_key, row)
+                if not layout.epoch_as_number(key):
+                    raise _run_error(run, layout, row, str(exc)) from None
+                assert key is not None
+                layout = layout.with_text(key)  # for this run and the rest of the part
         if parsed.num_rows:
             yield row, parsed
             row += parsed.num_rows
@@ -225,7 +250,8 @@ def _streamed(
             error, key = _csv_error(layout.label, str(exc), layout.keys, layout.by_key, row)
             if key is None or key in layout.as_text:
                 raise error from None
-            raise CsvConversion(key, row - 1, error) from None
+            located = None if layout.epoch_as_number(key) else error
+            raise CsvConversion(key, row - 1, located) from None
         yield row, pa.Table.from_batches([batch])
         row += batch.num_rows
 

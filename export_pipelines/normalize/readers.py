@@ -98,28 +98,49 @@ class TabularNormalizer:
             for part in parts:
                 yield part.label, self._part(path, part)
 
+    def _csv(
+        self,
+        path: Path,
+        part: Part,
+        fmt: Csv,
+        as_text: frozenset[str] = frozenset(),
+        skip: int = 0,
+        refused: NormalizeError | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """The part's rows; where pyarrow's streaming reader refused a column's value, the rest
+        read again with that column as text (the rare path, :mod:`.csvread`): pyarrow names
+        neither the row nor (usefully) the value, the conversion from text names both. ``refused``
+        is reported if the text converts after all."""
+        try:
+            yield from csv_batches(part, self.table, fmt, as_text, skip)
+        except CsvConversion as failed:
+            yield from self._csv_again(
+                path, part.label, fmt, as_text | {failed.key}, failed.rows, refused or failed.error
+            )
+            return
+        if refused is not None:
+            raise refused
+
     def _csv_again(
-        self, path: Path, label: str, fmt: Csv, failed: CsvConversion
+        self,
+        path: Path,
+        label: str,
+        fmt: Csv,
+        as_text: frozenset[str],
+        skip: int,
+        refused: NormalizeError | None,
     ) -> Iterator[pa.RecordBatch]:
         with open_parts(path, self.limits) as parts:
             for part in parts:
                 if part.label == label:
-                    yield from csv_batches(
-                        part, self.table, fmt, as_text={failed.key}, skip=failed.rows
-                    )
-                    raise failed.error
-        raise failed.error
+                    yield from self._csv(path, part, fmt, as_text, skip, refused)
+                    return
+        raise refused or NormalizeError(label, reason="not found when read again")
 
     def _part(self, path: Path, part: Part) -> Iterator[pa.RecordBatch]:
         fmt = self.format
         if isinstance(fmt, Csv):
-            try:
-                yield from csv_batches(part, self.table, fmt)
-            except CsvConversion as failed:
-                # Rare path (a file read by pyarrow's streaming reader, :mod:`.csvread`): pyarrow
-                # names neither the row nor (usefully) the value. Read the part again with that
-                # column as text; the conversion then names the row.
-                yield from self._csv_again(path, part.label, fmt, failed)
+            yield from self._csv(path, part, fmt)
         elif isinstance(fmt, Xml):
             yield from _xml(part, self.table, fmt)
         elif isinstance(fmt, Xlsx):

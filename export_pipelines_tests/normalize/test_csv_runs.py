@@ -175,8 +175,8 @@ def _read(path: Path, fmt: Csv | None = None) -> list[dict]:
     return table.drop_columns(["_rescued"]).to_pylist()
 
 
-def _fails(tmp_path: Path, path: Path, match: str) -> NormalizeError:
-    normalizer = TabularNormalizer(EVENTS, Csv())
+def _fails(tmp_path: Path, path: Path, match: str, table: TableSchema = EVENTS) -> NormalizeError:
+    normalizer = TabularNormalizer(table, Csv())
     dest = tmp_path / "lake" / "events.parquet"
     with pytest.raises(NormalizeError, match=match) as caught:
         write_parquet(
@@ -283,3 +283,76 @@ def test_other_encodings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, encodi
     rows = [NAMES] + [[r["id"], r["count"], r["note"]] for r in records]
     path.write_bytes(_document(rows).decode().encode(encoding))
     assert _read(path, Csv(encoding=encoding)) == records
+
+
+# --- an epoch column: int64 while it holds integers, text from the run where it does not -----
+
+STAMPS = TableSchema(
+    [
+        Column("id", pa.string(), nullable=False),
+        Column("at", pa.timestamp("ms", tz="UTC"), epoch="s"),
+        Column("note", pa.string()),
+    ]
+)
+
+
+def _stamps(tmp_path: Path, values: list[str], note=lambda i: "ok") -> Path:
+    path = tmp_path / "stamps.csv"
+    lines = ["id,at,note", *(f"s{i},{v},{note(i)}" for i, v in enumerate(values))]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def _stamp_rows(path: Path) -> list[tuple[str, int | None]]:
+    normalizer = TabularNormalizer(STAMPS, Csv())
+    table = pa.Table.from_batches(list(normalizer.batches(path, 500)), normalizer.schema)
+    millis = table.column("at").cast(pa.int64()).to_pylist()
+    return list(zip(table.column("id").to_pylist(), millis, strict=True))
+
+
+def _expected(values: list[str]) -> list[tuple[str, int | None]]:
+    return [(f"s{i}", int(float(v) * 1000) if v.strip() else None) for i, v in enumerate(values)]
+
+
+def test_epoch_text_in_a_later_run_is_read_as_text_from_there_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Whole seconds for many runs, then decimals and spaces: every row converted, none lost or
+    repeated, whichever run first held text."""
+    monkeypatch.setattr(csvcut, "RUN_BYTES", 256)
+    values = [str(1_709_287_200 + i) for i in range(3_000)]
+    values[2_100], values[2_101], values[2_900] = "1709287200.5", " 1709287201 ", ""
+    assert _stamp_rows(_stamps(tmp_path, values)) == _expected(values)
+
+
+def test_epoch_that_is_no_number_is_named_by_its_row(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(csvcut, "RUN_BYTES", 256)
+    values = [str(1_709_287_200 + i) for i in range(3_000)]
+    values[1_500], values[2_400] = "1709287200.25", "soon"
+    _fails(tmp_path, _stamps(tmp_path, values), r"row 2401: column at: 'soon' does not fit", STAMPS)
+
+
+def test_epoch_text_after_the_cutting_stopped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The streaming reader's path: the part read again with the column as text, the rows that
+    were already yielded not yielded twice, and no error when the text converts."""
+    monkeypatch.setattr(csvcut, "RUN_BYTES", 512)
+    values = [str(1_709_287_200 + i) for i in range(3_000)]
+    values[2_500] = "1709287200.75"
+    path = _stamps(tmp_path, values, note=lambda i: "5'10\" tall" if i == 40 else "ok")
+    assert _stamp_rows(path) == _expected(values)
+    values[2_700] = "later"
+    path = _stamps(tmp_path, values, note=lambda i: "5'10\" tall" if i == 40 else "ok")
+    _fails(tmp_path, path, r"row 2701: column at: 'later' does not fit", STAMPS)
+
+
+def test_epoch_milliseconds_past_two_to_the_53_are_exact(tmp_path: Path) -> None:
+    table = TableSchema([Column("at", pa.timestamp("ms", tz="UTC"), epoch="ms")])
+    path = tmp_path / "stamps.csv"
+    path.write_text("at\n9007199254740993\n-9007199254740993\n")
+    normalizer = TabularNormalizer(table, Csv())
+    read = pa.Table.from_batches(list(normalizer.batches(path, 500)), normalizer.schema)
+    assert read.column("at").cast(pa.int64()).to_pylist() == [2**53 + 1, -(2**53) - 1]
