@@ -139,6 +139,33 @@ def test_a_wrong_cell_in_the_second_half_names_its_row(tmp_path: Path, cut: list
     assert cut == ["joined"]
 
 
+def test_a_fraction_in_a_whole_number_column_of_the_second_half_names_its_row(
+    tmp_path: Path, cut: list[str]
+) -> None:
+    rows = _rows()
+    rows[2600][1] = 2.5
+    path = _book(tmp_path / "stock.xlsx", rows, inline=True)
+    with pytest.raises(NormalizeError, match=r"row 2601: column units: 2\.5 does not fit int64"):
+        _read(path)
+    assert cut == ["joined"]
+
+
+def test_date_time_cells_mixed_with_text_in_both_halves(
+    tmp_path: Path, cut: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both halves mix the workbook's date-times with ISO text, so they agree on the column's
+    type, and each half takes each cell the way it is held, as the whole sheet does."""
+    rows = _rows()
+    for i in range(0, ROWS, 100):
+        rows[i][4] = (rows[i][4] + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")
+    path = _book(tmp_path / "stock.xlsx", rows, inline=False)
+    read = _read(path)
+    assert cut == ["joined"]
+    assert read == _whole(path, monkeypatch)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    assert [r["at"] for r in read] == [start + timedelta(minutes=i) for i in range(ROWS)]
+
+
 def _rewritten(path: Path, change) -> bytes:
     """The workbook's bytes with its ``data`` sheet's XML changed."""
     with zipfile.ZipFile(path) as archive:
