@@ -75,10 +75,22 @@ class _Layout:
     table: TableSchema
     fmt: Csv
     keys: list[str]
-    types: dict[str, pa.DataType]
     extras: list[str]
     by_key: dict[str, Column]
     as_text: frozenset[str] | set[str]
+
+    @property
+    def types(self) -> dict[str, pa.DataType]:
+        """The type pyarrow parses each column as: text for undeclared columns and ``as_text``,
+        int64 for an epoch column, the declared type otherwise."""
+        return {
+            key: pa.string()
+            if key not in self.by_key or key in self.as_text
+            else pa.int64()
+            if self.by_key[key].epoch
+            else self.by_key[key].type
+            for key in self.keys
+        }
 
     def epoch_as_number(self, key: str | None) -> bool:
         """Whether ``key`` is an epoch column parsed as int64 (text is its fallback, not an
@@ -87,7 +99,7 @@ class _Layout:
 
     def with_text(self, key: str) -> "_Layout":
         """This layout with column ``key`` read as text."""
-        return replace(self, types={**self.types, key: pa.string()}, as_text=self.as_text | {key})
+        return replace(self, as_text=self.as_text | {key})
 
 
 def csv_batches(
@@ -149,7 +161,8 @@ def _header(head: bytes, fmt: Csv, label: str) -> list[str]:
 def _layout(
     head: bytes, label: str, table: TableSchema, fmt: Csv, as_text: frozenset[str] | set[str]
 ) -> _Layout:
-    """The header's keys checked against the declared columns, and the type each is read as."""
+    """The header's keys checked against the declared columns (:attr:`_Layout.types`: how each
+    is read)."""
     keys = unique_keys(_header(head, fmt, label))
     missing = [c.source or c.name for c in table.columns if c.key not in keys]
     if missing:
@@ -165,15 +178,7 @@ def _layout(
             reason="not declared by the export's schema",
         )
     by_key = {c.key: c for c in table.columns}
-    types = {
-        key: pa.string()
-        if key not in by_key or key in as_text
-        else pa.int64()
-        if by_key[key].epoch
-        else by_key[key].type
-        for key in keys
-    }
-    return _Layout(label, table, fmt, keys, types, extras, by_key, as_text)
+    return _Layout(label, table, fmt, keys, extras, by_key, as_text)
 
 
 def _runs(cutter: RowCutter, layout: _Layout) -> Iterator[tuple[int, pa.Table]]:
@@ -182,7 +187,7 @@ def _runs(cutter: RowCutter, layout: _Layout) -> Iterator[tuple[int, pa.Table]]:
     while (run := cutter.next_run()) is not None:
         while True:
             try:
-                parsed = _read_run(run, layout, layout.types)
+                parsed = _read_run(run, layout)
                 break
             except pa.ArrowInvalid as exc:
                 _, key = _csv_error(layout.label, str(exc), layout.keys, layout.by_key, row)
@@ -197,7 +202,7 @@ def _runs(cutter: RowCutter, layout: _Layout) -> Iterator[tuple[int, pa.Table]]:
         yield from _streamed(cutter.rest(), layout, row, header=False)
 
 
-def _read_run(run: bytes, layout: _Layout, types: dict[str, pa.DataType]) -> pa.Table:
+def _read_run(run: bytes, layout: _Layout) -> pa.Table:
     return pcsv.read_csv(
         pa.BufferReader(run),
         read_options=pcsv.ReadOptions(
@@ -207,7 +212,7 @@ def _read_run(run: bytes, layout: _Layout, types: dict[str, pa.DataType]) -> pa.
             encoding=layout.fmt.encoding,
         ),
         parse_options=_parse_options(layout.fmt),
-        convert_options=_convert_options(types),
+        convert_options=_convert_options(layout.types),
     )
 
 
@@ -215,12 +220,11 @@ def _run_error(run: bytes, layout: _Layout, row: int, message: str) -> Normalize
     """The error of a run that failed from ``row`` on: where a value did not fit its column, the
     run parsed again with the failing columns as text, and the conversion naming the row."""
     error, key = _csv_error(layout.label, message, layout.keys, layout.by_key, row)
-    text = set(layout.as_text)
-    while key is not None and key not in text:
-        text.add(key)
-        types = {k: pa.string() if k in text else t for k, t in layout.types.items()}
+    retried = layout
+    while key is not None and key not in retried.as_text:
+        retried = retried.with_text(key)
         try:
-            raw = _read_run(run, layout, types)
+            raw = _read_run(run, retried)
         except pa.ArrowInvalid as exc:  # another column fails in the same run
             _, key = _csv_error(layout.label, str(exc), layout.keys, layout.by_key, row)
             continue

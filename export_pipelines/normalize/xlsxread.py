@@ -91,6 +91,7 @@ def _converted(
     retyped = _as_text(book, sheet, sorted(failed)) if failed else {}
     position = {k: i for i, k in enumerate(keys) if k}
     extras = [k for k in keys if k and not table.known(k)]
+    date_times: dict[int, pa.Array] = {}  # read once for the sheet, like ``retyped``
     converted = []
     offset = 0  # the part's first row, counted from the sheet's first row below the header
     for batch in parts:
@@ -104,7 +105,10 @@ def _converted(
             values = _emptied(batch.column(i))
             prepared = _prepared(values, column, label, 1 + offset)
             if prepared is None:  # a date or time column mixing the workbook's cells and text
-                prepared = _mixed_times(book, sheet, i, values, column, label, offset)
+                if i not in date_times:
+                    date_times[i] = _date_times(book, sheet, i)
+                native = date_times[i].slice(offset, n)
+                prepared = _mixed_times(native, values, column, label, 1 + offset)
             raw[column.key] = prepared
         rescued = None
         if table.extra == "rescue" and extras:
@@ -192,26 +196,22 @@ def _as_text(book: Any, sheet: str | int, positions: list[int]) -> dict[int, pa.
     return {p: loaded.column(n) for n, p in enumerate(positions)}
 
 
-def _mixed_times(
-    book: Any,
-    sheet: str | int,
-    position: int,
-    text: pa.Array,
-    column: Column,
-    label: str,
-    offset: int,
-) -> pa.Array:
-    """A date or timestamp column whose text does not all convert: read again as the workbook's
-    date-times (text cells are then null), each cell taken the way it is held (the rare path).
-    ``text`` holds the sheet's rows from ``offset`` on."""
+def _date_times(book: Any, sheet: str | int, position: int) -> pa.Array:
+    """The column at ``position`` read again as the workbook's date-times, the whole sheet's
+    (text cells are then null; the rare path)."""
     cells = book.load_sheet(sheet, use_columns=[position], dtypes="datetime", eager=True)
     native = cells.column(0)
-    if isinstance(native, pa.ChunkedArray):
-        native = native.combine_chunks()
-    native = native.slice(offset, len(text))
+    return native.combine_chunks() if isinstance(native, pa.ChunkedArray) else native
+
+
+def _mixed_times(
+    native: pa.Array, text: pa.Array, column: Column, label: str, first_row: int
+) -> pa.Array:
+    """A date or timestamp column whose text does not all convert: each cell taken the way it
+    is held, the workbook's date-time (``native``, same rows as ``text``) or its text."""
     native = native.cast(pa.timestamp(native.type.unit, tz="UTC")).cast(column.type)
     rest = pc.if_else(pc.is_valid(native), pa.scalar(None, text.type), text)
-    converted = convert_column(rest, replace(column, nullable=True), label, 1 + offset, "row")
+    converted = convert_column(rest, replace(column, nullable=True), label, first_row, "row")
     return pc.coalesce(native, converted)
 
 

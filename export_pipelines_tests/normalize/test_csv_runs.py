@@ -169,10 +169,13 @@ def _file(path: Path, records: list[dict], terminator: str = "\n", bom: bool = F
     return path
 
 
+def _normalized(path: Path, table: TableSchema = EVENTS, fmt: Csv | None = None) -> pa.Table:
+    normalizer = TabularNormalizer(table, fmt or Csv())
+    return pa.Table.from_batches(list(normalizer.batches(path, 500)), normalizer.schema)
+
+
 def _read(path: Path, fmt: Csv | None = None) -> list[dict]:
-    normalizer = TabularNormalizer(EVENTS, fmt or Csv())
-    table = pa.Table.from_batches(list(normalizer.batches(path, 500)), normalizer.schema)
-    return table.drop_columns(["_rescued"]).to_pylist()
+    return _normalized(path, fmt=fmt).drop_columns(["_rescued"]).to_pylist()
 
 
 def _fails(tmp_path: Path, path: Path, match: str, table: TableSchema = EVENTS) -> NormalizeError:
@@ -304,8 +307,7 @@ def _stamps(tmp_path: Path, values: list[str], note=lambda i: "ok") -> Path:
 
 
 def _stamp_rows(path: Path) -> list[tuple[str, int | None]]:
-    normalizer = TabularNormalizer(STAMPS, Csv())
-    table = pa.Table.from_batches(list(normalizer.batches(path, 500)), normalizer.schema)
+    table = _normalized(path, STAMPS)
     millis = table.column("at").cast(pa.int64()).to_pylist()
     return list(zip(table.column("id").to_pylist(), millis, strict=True))
 
@@ -353,6 +355,5 @@ def test_epoch_milliseconds_past_two_to_the_53_are_exact(tmp_path: Path) -> None
     table = TableSchema([Column("at", pa.timestamp("ms", tz="UTC"), epoch="ms")])
     path = tmp_path / "stamps.csv"
     path.write_text("at\n9007199254740993\n-9007199254740993\n")
-    normalizer = TabularNormalizer(table, Csv())
-    read = pa.Table.from_batches(list(normalizer.batches(path, 500)), normalizer.schema)
+    read = _normalized(path, table)
     assert read.column("at").cast(pa.int64()).to_pylist() == [2**53 + 1, -(2**53) - 1]
